@@ -1,0 +1,284 @@
+import Foundation
+import GatewayModel
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// A parsed admin request body: the fields as JSON, and whether they came as text (form or multipart), in which
+/// case validation converts strings to each field's type.
+struct AdminBody: Sendable {
+    var fields: [String: JSON]
+    var fromForm: Bool
+
+    /// Reads and parses the body by its content type: JSON, `application/x-www-form-urlencoded` (Kong's dotted
+    /// and bracketed keys) or `multipart/form-data` (`curl -F cert=@ca.pem`).
+    static func read(_ request: inout Request, limit: Int) async throws -> AdminBody {
+        let buffer = try await request.collectBody(upTo: limit)
+        let bytes = Array(buffer.readableBytesView)
+        let contentType = request.headers[.contentType] ?? ""
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            return AdminBody(fields: [:], fromForm: false)
+        }
+        switch mediaType {
+        case "application/json", "", _ where mediaType.hasSuffix("+json"):
+            if mediaType.isEmpty, bytes.first != UInt8(ascii: "{") {
+                throw GatewayError(status: 415, message: "Unsupported Content-Type: send application/json, "
+                    + "application/x-www-form-urlencoded or multipart/form-data")
+            }
+            let json: JSON
+            do {
+                json = try JSONParser.parse(bytes)
+            } catch {
+                throw GatewayError.badRequest("Cannot parse JSON body: \(error)")
+            }
+            guard case .object(let o) = json else { throw GatewayError.badRequest("Cannot parse JSON body: expected an object") }
+            return AdminBody(fields: o, fromForm: false)
+        case "application/x-www-form-urlencoded":
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw GatewayError.badRequest("Cannot parse form body: invalid UTF-8")
+            }
+            return AdminBody(fields: try FormFields.decode(FormFields.pairs(text, plusIsSpace: true)), fromForm: true)
+        case "multipart/form-data":
+            guard let boundary = Multipart.boundary(contentType) else {
+                throw GatewayError.badRequest("Cannot parse multipart body: missing boundary")
+            }
+            return AdminBody(fields: try FormFields.decode(try Multipart.parse(bytes, boundary: boundary)), fromForm: true)
+        default:
+            throw GatewayError(status: 415, message: "Unsupported Content-Type '\(mediaType)': send application/json, "
+                + "application/x-www-form-urlencoded or multipart/form-data")
+        }
+    }
+}
+
+/// Kong's form field names: `a.b=1` nests, `a[]=x` appends, `a[2]=x` places, a repeated `a=x` collects into an array.
+enum FormFields {
+    enum Segment: Equatable {
+        case key(String)
+        case append
+        case index(Int)
+    }
+
+    static func pairs(_ text: String, plusIsSpace: Bool) -> [(String, String)] {
+        text.split(separator: "&", omittingEmptySubsequences: true).map { part in
+            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = PercentDecoding.decode(String(kv[0]), plusIsSpace: plusIsSpace)
+            let value = kv.count > 1 ? PercentDecoding.decode(String(kv[1]), plusIsSpace: plusIsSpace) : ""
+            return (key, value)
+        }
+    }
+
+    static func segments(_ key: String) throws -> [Segment] {
+        var out: [Segment] = []
+        var current = ""
+        var chars = Array(key)
+        var i = 0
+        func flush() {
+            if !current.isEmpty { out.append(.key(current)) }
+            current = ""
+        }
+        while i < chars.count {
+            let c = chars[i]
+            if c == "." {
+                flush()
+            } else if c == "[" {
+                flush()
+                guard let close = chars[i...].firstIndex(of: "]") else {
+                    throw GatewayError.badRequest("invalid form field name '\(key)': unbalanced '['")
+                }
+                let inner = String(chars[(i + 1)..<close])
+                if inner.isEmpty {
+                    out.append(.append)
+                } else if let n = Int(inner), n >= 0, n < 100_000 {
+                    out.append(.index(n))
+                } else {
+                    out.append(.key(inner))
+                }
+                i = close
+            } else {
+                current.append(c)
+            }
+            i += 1
+        }
+        flush()
+        chars.removeAll()
+        guard case .key? = out.first else { throw GatewayError.badRequest("invalid form field name '\(key)'") }
+        return out
+    }
+
+    static func decode(_ pairs: [(String, String)]) throws -> [String: JSON] {
+        var root = JSON.object([:])
+        for (k, v) in pairs {
+            let segs = try segments(k)
+            root = try insert(root, segs[...], .string(v), key: k)
+        }
+        return root.objectValue ?? [:]
+    }
+
+    private static func insert(_ node: JSON, _ segs: ArraySlice<Segment>, _ value: JSON, key: String) throws -> JSON {
+        guard let first = segs.first else {
+            // Leaf: a repeated plain key collects into an array.
+            switch node {
+            case .null: return value
+            case .string: return .array([node, value])
+            case .array(var a):
+                a.append(value)
+                return .array(a)
+            default: throw GatewayError.badRequest("form field '\(key)' conflicts with another field")
+            }
+        }
+        let rest = segs.dropFirst()
+        switch first {
+        case .key(let name):
+            var o: [String: JSON]
+            switch node {
+            case .null: o = [:]
+            case .object(let existing): o = existing
+            default: throw GatewayError.badRequest("form field '\(key)' conflicts with another field")
+            }
+            o[name] = try insert(o[name] ?? .null, rest, value, key: key)
+            return .object(o)
+        case .append:
+            var a: [JSON]
+            switch node {
+            case .null: a = []
+            case .array(let existing): a = existing
+            case .string: a = [node]
+            default: throw GatewayError.badRequest("form field '\(key)' conflicts with another field")
+            }
+            a.append(try insert(.null, rest, value, key: key))
+            return .array(a)
+        case .index(let n):
+            // Indexed entries are kept as an object keyed by index; validation orders them into an array.
+            var o: [String: JSON]
+            switch node {
+            case .null: o = [:]
+            case .object(let existing): o = existing
+            default: throw GatewayError.badRequest("form field '\(key)' conflicts with another field")
+            }
+            o[String(n)] = try insert(o[String(n)] ?? .null, rest, value, key: key)
+            return .object(o)
+        }
+    }
+}
+
+/// RFC 3986 percent-decoding; with `plusIsSpace`, form encoding's `+` for space.
+enum PercentDecoding {
+    static func decode(_ s: String, plusIsSpace: Bool) -> String {
+        var out: [UInt8] = []
+        let u = Array(s.utf8)
+        var i = 0
+        while i < u.count {
+            let c = u[i]
+            if c == UInt8(ascii: "%"), i + 2 < u.count, let h = hex(u[i + 1]), let l = hex(u[i + 2]) {
+                out.append(h << 4 | l)
+                i += 3
+            } else if c == UInt8(ascii: "+"), plusIsSpace {
+                out.append(0x20)
+                i += 1
+            } else {
+                out.append(c)
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
+
+/// A minimal `multipart/form-data` reader: each part's `name` and its content as text.
+enum Multipart {
+    static func boundary(_ contentType: String) -> String? {
+        for param in contentType.split(separator: ";").dropFirst() {
+            let kv = param.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces).lowercased() == "boundary" else { continue }
+            var v = kv[1].trimmingCharacters(in: .whitespaces)
+            if v.hasPrefix("\""), v.hasSuffix("\""), v.count >= 2 { v = String(v.dropFirst().dropLast()) }
+            return v.isEmpty ? nil : v
+        }
+        return nil
+    }
+
+    static func parse(_ body: [UInt8], boundary: String) throws -> [(String, String)] {
+        let delimiter = Array("--\(boundary)".utf8)
+        var parts: [(String, String)] = []
+        var positions: [Int] = []
+        var i = 0
+        while let p = find(delimiter, in: body, from: i) {
+            positions.append(p)
+            i = p + delimiter.count
+        }
+        guard positions.count >= 2 else { throw GatewayError.badRequest("Cannot parse multipart body: no parts found") }
+        for (a, b) in zip(positions, positions.dropFirst()) {
+            var start = a + delimiter.count
+            if start + 1 < body.count, body[start] == 0x0D, body[start + 1] == 0x0A { start += 2 }
+            var end = b
+            if end >= 2, body[end - 2] == 0x0D, body[end - 1] == 0x0A { end -= 2 }
+            guard start <= end else { continue }
+            let part = Array(body[start..<end])
+            guard let split = find([0x0D, 0x0A, 0x0D, 0x0A], in: part, from: 0) else {
+                throw GatewayError.badRequest("Cannot parse multipart body: part without headers")
+            }
+            let headers = String(decoding: part[..<split], as: UTF8.self)
+            let content = part[(split + 4)...]
+            guard let name = self.fieldName(headers) else {
+                throw GatewayError.badRequest("Cannot parse multipart body: part without a name")
+            }
+            guard let text = String(validating: content, as: UTF8.self) else {
+                throw GatewayError.badRequest("multipart field '\(name)' is not UTF-8 text")
+            }
+            parts.append((name, text))
+        }
+        return parts
+    }
+
+    private static func fieldName(_ headers: String) -> String? {
+        for line in headers.split(separator: "\r\n") where line.lowercased().hasPrefix("content-disposition:") {
+            for param in line.split(separator: ";").dropFirst() {
+                let kv = param.split(separator: "=", maxSplits: 1)
+                guard kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces) == "name" else { continue }
+                var v = kv[1].trimmingCharacters(in: .whitespaces)
+                if v.hasPrefix("\""), v.hasSuffix("\""), v.count >= 2 { v = String(v.dropFirst().dropLast()) }
+                return v
+            }
+        }
+        return nil
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
+        var i = from
+        while i + needle.count <= haystack.count {
+            if haystack[i] == needle[0], haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
+    }
+}
+
+/// The query string of an admin request, decoded.
+struct AdminQuery: Sendable {
+    var values: [String: String] = [:]
+
+    init(_ request: Request) {
+        for (k, v) in FormFields.pairs(request.uri.query ?? "", plusIsSpace: true) { self.values[k] = v }
+    }
+
+    subscript(_ key: String) -> String? { self.values[key] }
+
+    var isTruthy: (String) -> Bool {
+        { key in
+            guard let v = self.values[key]?.lowercased() else { return false }
+            return v == "1" || v == "true" || v == "yes" || v == "on"
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import GatewayModel
+package import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// JSON responses for the admin API, written with the canonical encoder (sorted keys, `/` unescaped).
+enum AdminResponse {
+    static func json(_ value: JSON, status: HTTPResponse.Status = .ok, pretty: Bool = false) -> Response {
+        let bytes = JSONWriter.bytes(value, pretty: pretty)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func text(_ text: String, contentType: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func noContent() -> Response { Response(status: .noContent) }
+
+    static func notModified() -> Response { Response(status: .notModified) }
+
+    static func error(_ error: GatewayError) -> Response {
+        self.json(error.json, status: HTTPResponse.Status(code: error.status))
+    }
+}
+
+/// Turns every failure into Kong's error bodies: `GatewayError`s as they are, the router's 404 as
+/// `{"message":"Not found"}`, oversized bodies as 413, anything unexpected as a logged 500.
+struct AdminErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as GatewayError {
+            return AdminResponse.error(error)
+        } catch let error as NIOTooManyBytesError {
+            _ = error
+            return AdminResponse.error(GatewayError(status: 413, message: "Request body too large"))
+        } catch let error as HTTPError {
+            switch error.status {
+            case .notFound: return AdminResponse.error(.notFound)
+            case .methodNotAllowed: return AdminResponse.error(GatewayError(status: 405, message: "Method not allowed"))
+            default:
+                return AdminResponse.error(GatewayError(status: error.status.code, message: error.body ?? error.status.reasonPhrase))
+            }
+        } catch {
+            context.logger.error("admin request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return AdminResponse.error(GatewayError(status: 500, message: "An unexpected error occurred"))
+        }
+    }
+}
+
+/// Requires the admin token (`Kong-Admin-Token: T` or `Authorization: Bearer T`) when one is configured.
+struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let given = request.headers[HTTPField.Name("Kong-Admin-Token")!]
+            ?? request.headers[.authorization].flatMap { v -> String? in
+                v.hasPrefix("Bearer ") ? String(v.dropFirst(7)) : nil
+            }
+        guard let given, Self.constantTimeEquals(Array(given.utf8), Array(self.token.utf8)) else {
+            return AdminResponse.error(
+                GatewayError(status: 401, message: "Invalid credentials. Token or User credentials required"))
+        }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<a.count { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+}

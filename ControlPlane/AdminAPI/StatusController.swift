@@ -1,0 +1,81 @@
+import Foundation
+import GatewayModel
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// `GET /`, `GET /status`, `GET /status/ready`, `GET /tags`, `GET /tags/{tag}`.
+struct StatusController {
+    let store: ConfigStore
+    let builder: SnapshotBuilder
+    let node: NodeInfo
+
+    struct NodeInfo: Sendable {
+        var id: String
+        var hostname: String
+        var version: String
+        var configuration: JSON
+    }
+
+    func register(_ routes: AdminRoutes) {
+        routes.add("/", [.get: self.root])
+        routes.add("/status", [.get: self.status])
+        routes.add("/status/ready", [.get: self.ready])
+        routes.add("/tags", [.get: self.tags])
+        routes.add("/tags/:tag", [.get: self.tags])
+    }
+
+    private var root: AdminHandler {
+        { _, _ in
+            var plugins: [String: JSON] = [:]
+            for (name, schema) in PluginSchema.available {
+                plugins[name] = ["priority": .int(Int64(schema.priority)), "version": .string(self.node.version)]
+            }
+            return AdminResponse.json([
+                "tagline": "Welcome to portcullis",
+                "node_id": .string(self.node.id),
+                "hostname": .string(self.node.hostname),
+                "version": .string(self.node.version),
+                "role": "control_plane",
+                "plugins": ["available_on_server": .object(plugins)],
+                "configuration": self.node.configuration,
+            ])
+        }
+    }
+
+    private var status: AdminHandler {
+        { _, _ in
+            let version = try await self.store.currentVersion()
+            let latest = self.builder.latest
+            return AdminResponse.json([
+                "database": ["reachable": true],
+                "configuration_version": .int(version),
+                "configuration_hash": latest.map { .string($0.hash) } ?? .null,
+                "snapshot": latest?.json ?? .null,
+                "in_sync": .bool(latest?.version == version),
+            ])
+        }
+    }
+
+    private var ready: AdminHandler {
+        { _, _ in
+            guard self.builder.latest != nil else {
+                return AdminResponse.json(["message": "no configuration snapshot built yet"], status: .serviceUnavailable)
+            }
+            _ = try await self.store.currentVersion()
+            return AdminResponse.json(["message": "ready"])
+        }
+    }
+
+    private var tags: AdminHandler {
+        { _, context in
+            let filter = context.parameters.get("tag").map { PercentDecoding.decode($0, plusIsSpace: false) }
+            let rows = try await self.store.tags(filter: filter)
+            return AdminResponse.json([
+                "data": .array(rows.map { ["entity_name": .string($0.0), "entity_id": .string($0.1), "tag": .string($0.2)] }),
+                "offset": .null,
+                "next": .null,
+            ])
+        }
+    }
+}

@@ -1,0 +1,16 @@
+/// Everything `portcullis control-plane` is started with.
+package struct ControlPlaneConfiguration: Sendable {
+    package var databasePath: String = "./.portcullis/portcullis.db"
+    package var adminHost: String = "127.0.0.1"
+    package var adminPort: Int = 8001
+    package var clusterSocket: String = "./.portcullis/cluster.sock"
+    /// When set, every admin request must carry it (`Kong-Admin-Token` or `Authorization: Bearer`).
+    package var adminToken: String?
+    /// Gateway-wide trusted sources for `secure_source` (Kong's `trusted_ips`).
+    package var trustedIPs: [String] = []
+    package var snapshotRetention: Int = 500
+    /// Largest admin request body accepted (declarative imports of large configs need room).
+    package var adminBodyLimit: Int = 64 * 1024 * 1024
+
+    package init() {}
+}

@@ -1,0 +1,72 @@
+import Foundation
+package import GatewayModel
+package import Hummingbird
+package import Logging
+import NIOCore
+
+/// The control plane's parts, wired: the store, the snapshot builder and the admin API router.
+///
+/// `main` and the tests build it the same way; tests drive ``router`` without sockets or run
+/// ``application(onServerRunning:)`` on port 0.
+package struct ControlPlaneServer {
+    package let configuration: ControlPlaneConfiguration
+    package let store: ConfigStore
+    package let builder: SnapshotBuilder
+    package let router: Router<BasicRequestContext>
+    package let logger: Logger
+
+    package static let version = "0.1.0"
+
+    package init(configuration: ControlPlaneConfiguration, logger: Logger) throws {
+        for cidr in configuration.trustedIPs where CIDR.parse(cidr) == nil {
+            throw GatewayError.badRequest("--trusted-ips: '\(cidr)' is not an IP address or CIDR block")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        self.store = try ConfigStore(path: configuration.databasePath, trustedIPs: configuration.trustedIPs)
+        self.builder = SnapshotBuilder(
+            store: self.store, configuration: .init(retention: configuration.snapshotRetention), logger: logger)
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: AdminErrorMiddleware())
+        if let token = configuration.adminToken, !token.isEmpty {
+            router.add(middleware: AdminTokenMiddleware(token: token))
+        }
+        let routes = AdminRoutes(router: router)
+        for schema in EntityRegistry.all {
+            EntityController(store: self.store, schema: schema, bodyLimit: configuration.adminBodyLimit).register(routes)
+        }
+        ConfigController(store: self.store, builder: self.builder, bodyLimit: configuration.adminBodyLimit)
+            .register(routes)
+        SnapshotsController(store: self.store, builder: self.builder).register(routes)
+        let node = StatusController.NodeInfo(
+            id: UUIDString.v5("node:\(ProcessInfo.processInfo.hostName):\(configuration.databasePath)"),
+            hostname: ProcessInfo.processInfo.hostName,
+            version: Self.version,
+            configuration: [
+                "role": "control_plane",
+                "database": "sqlite",
+                "prefix": .string(configuration.databasePath),
+                "admin_listen": .array([.string("\(configuration.adminHost):\(configuration.adminPort)")]),
+                "cluster_socket": .string(configuration.clusterSocket),
+                "trusted_ips": .array(configuration.trustedIPs.map(JSON.string)),
+                "snapshot_retention": .int(Int64(configuration.snapshotRetention)),
+                "admin_token_required": .bool(configuration.adminToken?.isEmpty == false),
+            ])
+        StatusController(store: self.store, builder: self.builder, node: node).register(routes)
+        self.router = router
+    }
+
+    /// The admin HTTP server plus the snapshot builder, as one Hummingbird application.
+    package func application(
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: self.router,
+            configuration: .init(address: .hostname(self.configuration.adminHost, port: self.configuration.adminPort),
+                                 serverName: "portcullis"),
+            services: [self.builder],
+            onServerRunning: onServerRunning,
+            logger: self.logger
+        )
+    }
+}

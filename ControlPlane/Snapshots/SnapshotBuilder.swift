@@ -1,0 +1,113 @@
+import Foundation
+package import GatewayModel
+package import Logging
+package import ServiceLifecycle
+import Synchronization
+
+/// Materialises committed config versions into immutable, hashed snapshots.
+///
+/// Wakes on every commit; bursts are coalesced: after a wake-up it waits until writes pause for
+/// ``Configuration/quietPeriod`` (but never longer than ``Configuration/maxDelay``), then builds the newest version
+/// only. The payload is assembled from the stored canonical bodies without re-encoding, hashed with SHA-256 and
+/// stored compressed.
+package final class SnapshotBuilder: Service, Sendable {
+    package struct Configuration: Sendable {
+        /// Snapshots to keep; older ones are deleted with the versions they cover.
+        package var retention: Int = 500
+        package var quietPeriod: Duration = .milliseconds(2)
+        package var maxDelay: Duration = .milliseconds(100)
+
+        package init(retention: Int = 500) {
+            self.retention = retention
+        }
+    }
+
+    private let store: ConfigStore
+    private let configuration: Configuration
+    private let logger: Logger
+    private let latestBox = Mutex<SnapshotInfo?>(nil)
+    private let subscribers = Mutex<[UUID: AsyncStream<SnapshotInfo>.Continuation]>([:])
+    private let buildCount = Atomic<Int>(0)
+
+    package init(store: ConfigStore, configuration: Configuration = .init(), logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The newest materialised snapshot.
+    package var latest: SnapshotInfo? { self.latestBox.withLock { $0 } }
+
+    /// How many snapshots this builder has built since it started.
+    package var builds: Int { self.buildCount.load(ordering: .relaxed) }
+
+    /// A stream of every snapshot built from now on (for the cluster server).
+    package func subscribe() -> AsyncStream<SnapshotInfo> {
+        let (stream, continuation) = AsyncStream.makeStream(of: SnapshotInfo.self, bufferingPolicy: .bufferingNewest(1))
+        let id = UUID()
+        self.subscribers.withLock { $0[id] = continuation }
+        continuation.onTermination = { [weak self] _ in self?.subscribers.withLock { _ = $0.removeValue(forKey: id) } }
+        return stream
+    }
+
+    package func run() async throws {
+        _ = try await self.buildIfNeeded()
+        for await _ in self.store.commits.cancelOnGracefulShutdown() {
+            await self.settle()
+            do {
+                _ = try await self.buildIfNeeded()
+            } catch {
+                // The next commit retries; the error is logged, never swallowed silently.
+                self.logger.error("snapshot build failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Waits for a pause in writes, bounded by `maxDelay`.
+    private func settle() async {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var seen = (try? await self.store.currentVersion()) ?? 0
+        while clock.now - start < self.configuration.maxDelay {
+            try? await Task.sleep(for: self.configuration.quietPeriod)
+            let now = (try? await self.store.currentVersion()) ?? seen
+            if now == seen { return }
+            seen = now
+        }
+    }
+
+    /// Builds a snapshot of the newest version unless it already exists. Returns the newest snapshot.
+    @discardableResult
+    package func buildIfNeeded() async throws -> SnapshotInfo {
+        let previous = try await self.store.latestSnapshot()
+        let (version, bodies) = try await self.store.readAll()
+        if let previous, previous.version == version {
+            self.publish(previous)
+            return previous
+        }
+        let started = ContinuousClock.now
+        let payload = ConfigContent.canonicalBytes(bodies: bodies, trustedIPs: self.store.trustedIPs)
+        let hash = Digest.sha256Hex(payload)
+        let compressed = try Deflate.compress(payload)
+        let summary = try await self.store.versionsSummary(after: previous?.version ?? 0, upTo: version)
+        let info = SnapshotInfo(
+            version: version, hash: hash, createdAt: Date().timeIntervalSince1970, size: payload.count,
+            storedSize: compressed.count, counts: bodies.mapValues(\.count), author: summary.author,
+            comment: summary.comment, changes: max(summary.count, 1))
+        try await self.store.saveSnapshot(info, compressed: compressed, retention: self.configuration.retention)
+        self.buildCount.add(1, ordering: .relaxed)
+        self.logger.debug(
+            "snapshot built",
+            metadata: [
+                "gw.config.version": "\(version)", "gw.config.hash": "\(hash)", "size": "\(payload.count)",
+                "duration": "\(ContinuousClock.now - started)",
+            ])
+        self.publish(info)
+        return info
+    }
+
+    private func publish(_ info: SnapshotInfo) {
+        self.latestBox.withLock { $0 = info }
+        for c in self.subscribers.withLock({ Array($0.values) }) { c.yield(info) }
+    }
+}

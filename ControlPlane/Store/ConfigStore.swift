@@ -1,0 +1,201 @@
+import Foundation
+package import GRDB
+package import GatewayModel
+
+/// Who made a change and why; recorded with every config version.
+package struct ChangeInfo: Sendable {
+    package var author: String?
+    package var comment: String?
+
+    package init(author: String? = nil, comment: String? = nil) {
+        self.author = author
+        self.comment = comment
+    }
+}
+
+/// A request for one page of a collection (Kong's `size`/`offset`/`tags`).
+package struct PageRequest: Sendable {
+    package enum Tags: Sendable {
+        case all([String])
+        case any([String])
+    }
+
+    package var size: Int = 100
+    /// The id after which the page starts (decoded from Kong's opaque `offset`).
+    package var after: String?
+    package var tags: Tags?
+
+    package init(size: Int = 100, after: String? = nil, tags: Tags? = nil) {
+        self.size = size
+        self.after = after
+        self.tags = tags
+    }
+}
+
+/// One page of entities plus the id to continue after, if there is more.
+package struct Page: Sendable {
+    package var rows: [[String: JSON]]
+    package var nextAfter: String?
+}
+
+/// Restricts an operation to the children of one parent (`/services/{s}/routes`).
+package struct Scope: Sendable {
+    package var field: String
+    package var parentID: String
+
+    package init(field: String, parentID: String) {
+        self.field = field
+        self.parentID = parentID
+    }
+}
+
+/// The control plane's SQLite store: entities, the version history and materialised snapshots.
+///
+/// All access goes through GRDB's `DatabasePool` (WAL): one writer, concurrent readers that never block it, and
+/// every blocking call on GRDB's own queues, never on an event loop. Each committed write bumps the config
+/// version in the same transaction, with `synchronous=FULL`, so an acknowledged write survives a crash.
+package final class ConfigStore: Sendable {
+    package let pool: DatabasePool
+    package let trustedIPs: [String]
+    private let commitContinuation: AsyncStream<Void>.Continuation
+    /// Yields after commits; bursts collapse into one pending element (the snapshot builder's wake-up).
+    package let commits: AsyncStream<Void>
+
+    /// Opens (creating if needed) the database at `path` and runs pending migrations.
+    package init(path: String, trustedIPs: [String] = []) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        self.pool = try DatabasePool(path: path, configuration: config)
+        try Migrations.migrator().migrate(self.pool)
+        self.trustedIPs = trustedIPs
+        (self.commits, self.commitContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    deinit { self.commitContinuation.finish() }
+
+    func notifyCommit() { self.commitContinuation.yield() }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+    // MARK: Reads
+
+    /// Finds an entity by id, or by its endpoint key when `key` is not a UUID.
+    func find(_ db: Database, _ table: EntityTable, key: String, scope: Scope? = nil) throws -> [String: JSON]? {
+        var sql: String
+        var args: [(any DatabaseValueConvertible)?]
+        if UUIDString.isValid(key) {
+            sql = "SELECT body FROM \(table.name) WHERE id = ?"
+            args = [key.lowercased()]
+        } else if let endpoint = table.schema.endpointKey {
+            sql = "SELECT body FROM \(table.name) WHERE uk_\(endpoint) = ?"
+            args = [key]
+        } else {
+            return nil
+        }
+        if let scope, let column = table.foreignColumn(scope.field) {
+            sql += " AND \(column) = ?"
+            args.append(scope.parentID)
+        }
+        guard let body = try String.fetchOne(db, sql: sql, arguments: StatementArguments(args)) else { return nil }
+        return try EntityTable.decode(body)
+    }
+
+    package func get(_ schema: EntitySchema, key: String, scope: Scope? = nil) async throws -> [String: JSON]? {
+        let table = EntityTable.of(schema)
+        return try await self.pool.read { db in try self.find(db, table, key: key, scope: scope) }
+    }
+
+    package func list(_ schema: EntitySchema, page: PageRequest, scope: Scope? = nil) async throws -> Page {
+        let table = EntityTable.of(schema)
+        var clauses: [String] = []
+        var args: [(any DatabaseValueConvertible)?] = []
+        if let scope, let column = table.foreignColumn(scope.field) {
+            clauses.append("\(column) = ?")
+            args.append(scope.parentID)
+        }
+        switch page.tags {
+        case .all(let tags)?:
+            for t in tags {
+                clauses.append("EXISTS (SELECT 1 FROM json_each(\(table.name).tags) WHERE value = ?)")
+                args.append(t)
+            }
+        case .any(let tags)?:
+            let marks = Array(repeating: "?", count: tags.count).joined(separator: ", ")
+            clauses.append("EXISTS (SELECT 1 FROM json_each(\(table.name).tags) WHERE value IN (\(marks)))")
+            args.append(contentsOf: tags.map { $0 as (any DatabaseValueConvertible)? })
+        case nil:
+            break
+        }
+        if let after = page.after {
+            clauses.append("id > ?")
+            args.append(after)
+        }
+        let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        let sql = "SELECT id, body FROM \(table.name) \(whereSQL) ORDER BY id LIMIT ?"
+        args.append(page.size + 1)
+        let arguments = StatementArguments(args)
+        let rows = try await self.pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row -> (String, String) in
+                (row["id"], row["body"])
+            }
+        }
+        let more = rows.count > page.size
+        let pageRows = rows.prefix(page.size)
+        return Page(rows: try pageRows.map { try EntityTable.decode($0.1) },
+                    nextAfter: more ? pageRows.last?.0 : nil)
+    }
+
+    /// Every tag in use, as Kong's `/tags` lists them: (entity type, entity id, tag).
+    package func tags(filter: String? = nil) async throws -> [(String, String, String)] {
+        try await self.pool.read { db in
+            var out: [(String, String, String)] = []
+            for schema in EntityRegistry.all {
+                var sql = "SELECT \(schema.name).id AS id, t.value AS tag FROM \(schema.name), json_each(\(schema.name).tags) t"
+                var args: [(any DatabaseValueConvertible)?] = []
+                if let filter {
+                    sql += " WHERE t.value = ?"
+                    args.append(filter)
+                }
+                for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)) {
+                    out.append((schema.name, row["id"], row["tag"]))
+                }
+            }
+            return out.sorted { ($0.2, $0.0, $0.1) < ($1.2, $1.0, $1.1) }
+        }
+    }
+
+    /// The newest committed version.
+    package func currentVersion() async throws -> Int64 {
+        try await self.pool.read { db in try Self.currentVersion(db) }
+    }
+
+    static func currentVersion(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM config_versions") ?? 0
+    }
+
+    /// A consistent read of everything at one version: (version, canonical bodies by entity type in id order).
+    package func readAll() async throws -> (version: Int64, bodies: [String: [String]]) {
+        try await self.pool.read { db in
+            let version = try Self.currentVersion(db)
+            var bodies: [String: [String]] = [:]
+            for schema in EntityRegistry.all {
+                bodies[schema.name] = try String.fetchAll(db, sql: "SELECT body FROM \(schema.name) ORDER BY id")
+            }
+            return (version, bodies)
+        }
+    }
+
+    /// The current configuration, parsed (for exports and declarative comparisons).
+    package func currentContent() async throws -> (version: Int64, content: ConfigContent) {
+        let (version, bodies) = try await self.readAll()
+        var entities: [String: [[String: JSON]]] = [:]
+        for (type, rows) in bodies { entities[type] = try rows.map(EntityTable.decode) }
+        return (version, ConfigContent(entities: entities, trustedIPs: self.trustedIPs))
+    }
+}

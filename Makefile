@@ -1,0 +1,28 @@
+# Portcullis — the two commands of the README are `make demo` and `make test`.
+SWIFT ?= swift
+# System packages the build, the tests and the demo need (installed when missing).
+APT_PACKAGES := libssl-dev libsqlite3-dev zlib1g-dev pkg-config openssl curl python3
+
+.PHONY: deps build debug test demo bench clean
+
+deps:
+	@./scripts/ensure-packages.sh $(APT_PACKAGES)
+
+debug: deps
+	$(SWIFT) build --product portcullis
+
+build: deps
+	$(SWIFT) build -c release --product portcullis
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: debug
+	./scripts/demo.sh
+
+bench: build
+	./Benchmarks/admin-writes
+
+clean:
+	rm -rf .build .portcullis

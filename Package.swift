@@ -1,0 +1,79 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let settings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
+let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
+let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
+let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let httpTypes: Target.Dependency = .product(name: "HTTPTypes", package: "swift-http-types")
+let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
+let nioHTTP1: Target.Dependency = .product(name: "NIOHTTP1", package: "swift-nio")
+
+let package = Package(
+    name: "portcullis",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "portcullis", targets: ["portcullis"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Sources/COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(name: "GatewayModel", dependencies: ["COpenSSL", "CZlib", yams], swiftSettings: settings),
+        .target(name: "CertAuth", dependencies: ["GatewayModel", "COpenSSL"], swiftSettings: settings),
+        .target(name: "GatewayProto", dependencies: ["GatewayModel", nioCore], path: "Proto",
+                exclude: ["PROTOCOL.md"], swiftSettings: settings),
+        .target(
+            name: "ControlPlane",
+            dependencies: ["GatewayModel", "GatewayProto", "CertAuth", hummingbird, grdb, logging, lifecycle, nioCore,
+                           nioPosix, httpTypes],
+            path: "ControlPlane",
+            swiftSettings: settings
+        ),
+        .target(name: "DataPlane", dependencies: ["GatewayModel", "GatewayProto", "CertAuth", nioCore],
+                path: "DataPlane", swiftSettings: settings),
+        .executableTarget(
+            name: "portcullis",
+            dependencies: ["ControlPlane", "DataPlane", "GatewayModel", argumentParser, logging, lifecycle, httpClient,
+                           nioCore, nioHTTP1, hummingbird],
+            swiftSettings: settings
+        ),
+        .testTarget(name: "GatewayModelTests", dependencies: ["GatewayModel"], swiftSettings: settings),
+        .testTarget(
+            name: "ControlPlaneTests",
+            dependencies: ["ControlPlane", "GatewayModel",
+                           .product(name: "HummingbirdTesting", package: "hummingbird"), hummingbird, grdb],
+            swiftSettings: settings
+        ),
+        .testTarget(name: "IntegrationTests", dependencies: ["GatewayModel"], swiftSettings: settings),
+    ]
+)

@@ -1,0 +1,252 @@
+/// Reads a Kong declarative document (`_format_version: "3.0"`, YAML or JSON) into a validated
+/// ``ConfigContent``: nested children get their parent's key, top-level references resolve by name or id,
+/// entities without an id get a deterministic one, and every entity passes the same validation as the admin API.
+/// Either the whole document is valid or nothing is returned.
+package struct DeclarativeLoader {
+    /// Top-level keys that are tool metadata, not configuration.
+    static let metaKeys: Set<String> = ["_format_version", "_transform", "_comment", "_info", "_konnect", "_workspace",
+                                         "_ignore", "_trusted_ips"]
+
+    private struct Pending {
+        var schema: EntitySchema
+        var raw: [String: JSON]
+        var path: String
+    }
+
+    private var pending: [Pending] = []
+    private var problems: [String: JSON] = [:]
+    private var lines: [String] = []
+
+    private mutating func fail(_ path: String, _ message: String) {
+        self.problems[path] = .string(message)
+        self.lines.append("\(path): \(message)")
+    }
+
+    private mutating func fail(_ path: String, _ errors: ValidationErrors) {
+        self.problems[path] = errors.fieldsJSON
+        self.lines.append(contentsOf: errors.lines.map { "\(path).\($0)" })
+    }
+
+    /// Parses YAML or JSON text (JSON is a subset of YAML, but is read with the faster JSON parser first).
+    package static func parseText(_ text: String) throws(GatewayError) -> JSON {
+        let trimmed = text.drop { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" }
+        if trimmed.hasPrefix("{"), let json = try? JSONParser.parse(text) { return json }
+        do {
+            return try YAMLBridge.parse(text)
+        } catch {
+            throw GatewayError.declarative(error.description, fields: ["@entity": [.string(error.description)]])
+        }
+    }
+
+    /// Loads a declarative document.
+    ///
+    /// - Parameters:
+    ///   - document: the parsed document.
+    ///   - trustedIPs: the gateway-wide trusted sources, for plugin validation.
+    ///   - now: the time written into new timestamps.
+    ///   - existing: the currently stored entity with a given type and id, so that unchanged entities keep their
+    ///     timestamps and an identical re-import yields an identical hash.
+    package static func load(
+        _ document: JSON,
+        trustedIPs: [String],
+        now: Int64,
+        existing: (String, String) -> [String: JSON]? = { _, _ in nil }
+    ) -> Result<ConfigContent, GatewayError> {
+        var loader = DeclarativeLoader()
+        return loader.run(document, trustedIPs: trustedIPs, now: now, existing: existing)
+    }
+
+    private mutating func run(
+        _ document: JSON,
+        trustedIPs: [String],
+        now: Int64,
+        existing: (String, String) -> [String: JSON]?
+    ) -> Result<ConfigContent, GatewayError> {
+        guard case .object(let doc) = document else {
+            return .failure(.declarative("expected an object at the top level",
+                                         fields: ["@entity": ["expected an object at the top level"]]))
+        }
+        switch doc["_format_version"] {
+        case .string("3.0")?: break
+        case nil, .null?: self.fail("_format_version", "required field missing")
+        case let v?:
+            self.fail("_format_version", "unsupported version \(JSONWriter.string(v)): this gateway reads \"3.0\"")
+        }
+        for key in doc.keys.sorted() where !Self.metaKeys.contains(key) && EntityRegistry.schema(key) == nil {
+            self.fail(key, "unknown entity type (this gateway supports: "
+                + EntityRegistry.all.map(\.name).joined(separator: ", ") + ")")
+        }
+
+        // Pass 1: flatten nesting, assign ids, fill parent keys of nested children.
+        for schema in EntityRegistry.all {
+            guard let value = doc[schema.name], !value.isNull else { continue }
+            self.collect(value, schema: schema, parent: nil, path: schema.name)
+        }
+        guard self.problems.isEmpty else { return .failure(self.error()) }
+
+        // Index by id and endpoint key for reference resolution.
+        var ids: [String: Set<String>] = [:]
+        var byKey: [String: [String: String]] = [:]
+        var caByDigest: [String: String] = [:]
+        for p in self.pending {
+            guard let id = p.raw["id"]?.stringValue else { continue }
+            if ids[p.schema.name, default: []].contains(id) {
+                self.fail(p.path, "uniqueness violation: '\(p.schema.name)' entity with primary key set to '\(id)' already declared")
+            }
+            ids[p.schema.name, default: []].insert(id)
+            if let key = p.schema.endpointKey, let v = p.raw[key]?.stringValue {
+                if byKey[p.schema.name, default: [:]][v] != nil {
+                    self.fail(p.path, "uniqueness violation: '\(p.schema.name)' entity with \(key) set to '\(v)' already declared")
+                }
+                byKey[p.schema.name, default: [:]][v] = id
+            }
+            if p.schema.name == EntitySchema.caCertificates.name, let pem = p.raw["cert"]?.stringValue,
+                let facts = try? CertificateFacts.parse(pem: pem)
+            {
+                caByDigest[facts.digest] = id
+            }
+        }
+        guard self.problems.isEmpty else { return .failure(self.error()) }
+
+        // Pass 2: resolve references, validate.
+        let knownIDs = ids
+        let context = ValidationContext(trustedIPs: trustedIPs, now: now) { type, id in
+            knownIDs[type]?.contains(id) ?? false
+        }
+        var entities: [String: [[String: JSON]]] = [:]
+        for var p in self.pending {
+            for fk in p.schema.foreignKeys {
+                guard let ref = p.raw[fk.field], !ref.isNull else { continue }
+                switch self.resolve(ref, fk: fk, ids: ids, byKey: byKey, caByDigest: caByDigest) {
+                case .success(let id): p.raw[fk.field] = ["id": .string(id)]
+                case .failure(let problem): self.fail("\(p.path).\(fk.field)", problem.message)
+                }
+            }
+            let id = p.raw["id"]?.stringValue ?? ""
+            let stored = existing(p.schema.name, id)
+            switch EntityWriter.prepare(p.schema, input: p.raw, existing: nil, kind: .create, coerceStrings: false,
+                                        context: context)
+            {
+            case .failure(let errors): self.fail(p.path, errors)
+            case .success(var entity):
+                if let stored {
+                    self.keepTimestamps(&entity, stored: stored, input: p.raw)
+                }
+                entities[p.schema.name, default: []].append(entity)
+            }
+        }
+        guard self.problems.isEmpty else { return .failure(self.error()) }
+        let content = ConfigContent(entities: entities, trustedIPs: trustedIPs)
+        if let conflict = UniquenessCheck.firstConflict(in: content) {
+            self.fail(conflict.path, conflict.message)
+            return .failure(self.error())
+        }
+        return .success(content)
+    }
+
+    /// An unchanged entity keeps both timestamps; a changed one keeps `created_at`.
+    private func keepTimestamps(_ entity: inout [String: JSON], stored: [String: JSON], input: [String: JSON]) {
+        if input["created_at"] == nil, let c = stored["created_at"] { entity["created_at"] = c }
+        guard input["updated_at"] == nil, let u = stored["updated_at"] else { return }
+        var a = entity
+        var b = stored
+        a["updated_at"] = nil
+        b["updated_at"] = nil
+        if JSON.object(a).semanticallyEquals(.object(b)) { entity["updated_at"] = u }
+    }
+
+    private func resolve(
+        _ ref: JSON,
+        fk: ForeignKey,
+        ids: [String: Set<String>],
+        byKey: [String: [String: String]],
+        caByDigest: [String: String]
+    ) -> Result<String, ResolveProblem> {
+        let target = fk.reference
+        var key: String?
+        switch ref {
+        case .string(let s): key = s
+        case .object(let o):
+            if let id = o["id"]?.stringValue { key = id } else if let v = o.values.first?.stringValue, o.count == 1 { key = v }
+        default: break
+        }
+        guard let key else { return .failure(ResolveProblem(message: "expected a reference by id or name")) }
+        if ids[target]?.contains(key.lowercased()) == true { return .success(key.lowercased()) }
+        if let id = byKey[target]?[key] { return .success(id) }
+        if target == EntitySchema.caCertificates.name, key.contains("BEGIN CERTIFICATE"),
+            let facts = try? CertificateFacts.parse(pem: key), let id = caByDigest[facts.digest]
+        {
+            return .success(id)
+        }
+        return .failure(ResolveProblem(message: "invalid reference '\(fk.field): \(key)' (no such entry in '\(target)')"))
+    }
+
+    private mutating func collect(_ value: JSON, schema: EntitySchema, parent: (field: String, id: String)?, path: String) {
+        guard case .array(let items) = value else {
+            self.fail(path, "expected an array")
+            return
+        }
+        let nested = EntityRegistry.children(of: schema.name)
+        for (index, item) in items.enumerated() {
+            let itemPath = "\(path)[\(index + 1)]"
+            guard case .object(var raw) = item else {
+                self.fail(itemPath, "expected an object")
+                continue
+            }
+            raw["_comment"] = nil
+            raw["_ignore"] = nil
+            var children: [(EntitySchema, ForeignKey, JSON)] = []
+            for (childSchema, fk) in nested {
+                if let v = raw.removeValue(forKey: childSchema.name) { children.append((childSchema, fk, v)) }
+            }
+            if let parent {
+                if let given = raw[parent.field], !given.isNull {
+                    let givenID = given["id"]?.stringValue ?? given.stringValue
+                    if givenID != parent.id {
+                        self.fail("\(itemPath).\(parent.field)", "must not be set on a nested entity (it is the enclosing one)")
+                        continue
+                    }
+                }
+                raw[parent.field] = ["id": .string(parent.id)]
+            }
+            let id: String
+            if let given = raw["id"], !given.isNull {
+                guard let s = given.stringValue, UUIDString.isValid(s) else {
+                    self.fail("\(itemPath).id", "expected a valid UUID")
+                    continue
+                }
+                id = s.lowercased()
+            } else {
+                id = Self.deterministicID(schema: schema, raw: raw, parentID: parent?.id)
+            }
+            raw["id"] = .string(id)
+            self.pending.append(Pending(schema: schema, raw: raw, path: itemPath))
+            for (childSchema, fk, v) in children {
+                self.collect(v, schema: childSchema, parent: (fk.field, id), path: "\(itemPath).\(childSchema.name)")
+            }
+        }
+    }
+
+    /// A name-based UUID: from the endpoint key when there is one, otherwise from the entity's own content and
+    /// its parent, so re-importing the same file always yields the same ids.
+    static func deterministicID(schema: EntitySchema, raw: [String: JSON], parentID: String?) -> String {
+        if let key = schema.endpointKey, let v = raw[key]?.stringValue {
+            return UUIDString.v5("\(schema.name):\(key):\(v)")
+        }
+        if schema.name == EntitySchema.caCertificates.name, let pem = raw["cert"]?.stringValue,
+            let facts = try? CertificateFacts.parse(pem: pem)
+        {
+            return UUIDString.v5("\(schema.name):cert_digest:\(facts.digest)")
+        }
+        return UUIDString.v5("\(schema.name):\(parentID ?? "-"):\(JSONWriter.string(.object(raw)))")
+    }
+
+    private func error() -> GatewayError {
+        let message = self.lines.count == 1 ? self.lines[0] : "\(self.lines.count) errors (\(self.lines.joined(separator: "; ")))"
+        return .declarative(message, fields: .object(self.problems))
+    }
+}
+
+struct ResolveProblem: Error {
+    var message: String
+}

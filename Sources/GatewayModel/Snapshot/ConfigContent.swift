@@ -1,0 +1,100 @@
+/// The whole configuration at one version: every entity of every type exactly as stored (admin-API shape,
+/// foreign keys as `{"id": …}`), sorted by id, plus gateway-wide settings data planes need.
+///
+/// Its canonical encoding (``canonicalBytes()``) is the snapshot payload; the SHA-256 of those bytes is the
+/// snapshot hash, so equal configurations always have equal hashes.
+package struct ConfigContent: Sendable, Equatable {
+    package private(set) var entities: [String: [[String: JSON]]]
+    /// Gateway-wide trusted sources (CIDRs) from the control plane's `--trusted-ips`.
+    package var trustedIPs: [String]
+
+    package static let formatVersion = "3.0"
+
+    package init(entities: [String: [[String: JSON]]], trustedIPs: [String] = []) {
+        var sorted: [String: [[String: JSON]]] = [:]
+        for schema in EntityRegistry.all {
+            sorted[schema.name] = (entities[schema.name] ?? []).sorted {
+                ($0["id"]?.stringValue ?? "") < ($1["id"]?.stringValue ?? "")
+            }
+        }
+        self.entities = sorted
+        self.trustedIPs = trustedIPs
+    }
+
+    package subscript(type: String) -> [[String: JSON]] { self.entities[type] ?? [] }
+
+    package var counts: [String: Int] { self.entities.mapValues(\.count) }
+
+    package var json: JSON {
+        var o: [String: JSON] = ["_format_version": .string(Self.formatVersion)]
+        if !self.trustedIPs.isEmpty { o["_trusted_ips"] = .array(self.trustedIPs.map(JSON.string)) }
+        for (k, v) in self.entities { o[k] = .array(v.map(JSON.object)) }
+        return .object(o)
+    }
+
+    package func canonicalBytes() -> [UInt8] {
+        JSONWriter.bytes(self.json, capacityHint: 1024 + self.entities.values.reduce(0) { $0 + $1.count } * 512)
+    }
+
+    package struct DecodeError: Error, Sendable, CustomStringConvertible {
+        package var description: String
+    }
+
+    /// Reads a canonical payload back (stored snapshots, the data plane's cache).
+    package static func decode(_ bytes: [UInt8]) throws(DecodeError) -> ConfigContent {
+        let json: JSON
+        do {
+            json = try JSONParser.parse(bytes)
+        } catch {
+            throw DecodeError(description: "snapshot payload is not JSON: \(error)")
+        }
+        guard case .object(let o) = json else { throw DecodeError(description: "snapshot payload is not an object") }
+        var entities: [String: [[String: JSON]]] = [:]
+        for schema in EntityRegistry.all {
+            guard let v = o[schema.name] else { continue }
+            guard case .array(let rows) = v else { throw DecodeError(description: "\(schema.name) is not an array") }
+            entities[schema.name] = try rows.map { row throws(DecodeError) in
+                guard case .object(let r) = row else { throw DecodeError(description: "\(schema.name) row is not an object") }
+                return r
+            }
+        }
+        let trusted = (o["_trusted_ips"]?.arrayValue ?? []).compactMap(\.stringValue)
+        return ConfigContent(entities: entities, trustedIPs: trusted)
+    }
+}
+
+extension ConfigContent {
+    /// The canonical payload assembled from entities that are already canonical JSON (as the store keeps them),
+    /// without parsing them: byte-for-byte what ``canonicalBytes()`` gives for the parsed content, as long as
+    /// each type's bodies are in id order.
+    package static func canonicalBytes(bodies: [String: [String]], trustedIPs: [String]) -> [UInt8] {
+        var keys: [(String, [UInt8])] = [("_format_version", JSONWriter.bytes(.string(Self.formatVersion)))]
+        if !trustedIPs.isEmpty {
+            keys.append(("_trusted_ips", JSONWriter.bytes(.array(trustedIPs.map(JSON.string)))))
+        }
+        var total = 64
+        for rows in bodies.values { for r in rows { total += r.utf8.count + 1 } }
+        var out: [UInt8] = []
+        out.reserveCapacity(total + 256)
+        for schema in EntityRegistry.all { keys.append((schema.name, [])) }
+        keys.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        out.append(UInt8(ascii: "{"))
+        for (i, (key, value)) in keys.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: JSONWriter.bytes(.string(key)))
+            out.append(UInt8(ascii: ":"))
+            if let rows = bodies[key] ?? (EntityRegistry.schema(key) != nil ? [] : nil) {
+                out.append(UInt8(ascii: "["))
+                for (j, row) in rows.enumerated() {
+                    if j > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(contentsOf: row.utf8)
+                }
+                out.append(UInt8(ascii: "]"))
+            } else {
+                out.append(contentsOf: value)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}

@@ -1,0 +1,43 @@
+public import Foundation
+
+/// Kong ids: lowercase canonical UUID strings.
+package enum UUIDString {
+    package static func isValid(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard u.count == 36 else { return false }
+        for (i, c) in u.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                if c != UInt8(ascii: "-") { return false }
+            } else if !Self.isHex(c) {
+                return false
+            }
+        }
+        return true
+    }
+
+    private static func isHex(_ c: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(c)
+            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(c)
+    }
+
+    package static func random() -> String { UUID().uuidString.lowercased() }
+
+    /// Our namespace for name-based (v5) ids of declarative entities that come without one.
+    package static let namespace: [UInt8] = [
+        0x5b, 0x6f, 0x0c, 0x51, 0x3a, 0x2e, 0x4d, 0x8a, 0x9b, 0x10, 0x6e, 0x27, 0xd4, 0x4c, 0x90, 0x1e,
+    ]
+
+    /// RFC 9562 version-5 UUID of `name` in ``namespace``: the same name always gives the same id.
+    package static func v5(_ name: String) -> String {
+        var digest = Digest.sha1(self.namespace + Array(name.utf8))
+        digest[6] = (digest[6] & 0x0F) | 0x50
+        digest[8] = (digest[8] & 0x3F) | 0x80
+        let hex = digest.prefix(16).map { b -> String in
+            let s = String(b, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined()
+        let h = Array(hex)
+        return String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-"
+            + String(h[20..<32])
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import ControlPlane
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+struct ControlPlaneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "control-plane",
+        abstract: "Run the control plane: SQLite config store, Kong-compatible admin API, snapshot history."
+    )
+
+    @Option(help: ArgumentHelp(Environment.help("Path of the SQLite database file", "db")))
+    var db: String = Environment.string("db", default: "./.portcullis/portcullis.db")
+
+    @Option(help: ArgumentHelp(Environment.help("Admin API listen address (port 0 picks a free port)", "admin-listen")))
+    var adminListen: String = Environment.string("admin-listen", default: "127.0.0.1:8001")
+
+    @Option(help: ArgumentHelp(Environment.help("Unix socket data planes connect to", "cluster-socket")))
+    var clusterSocket: String = Environment.string("cluster-socket", default: "./.portcullis/cluster.sock")
+
+    @Option(help: ArgumentHelp(Environment.help(
+        "Token every admin request must carry (Kong-Admin-Token or Authorization: Bearer)", "admin-token")))
+    var adminToken: String?
+
+    @Option(help: ArgumentHelp(Environment.help(
+        "Comma-separated CIDRs trusted to send certificate headers, for plugins with secure_source", "trusted-ips")))
+    var trustedIps: String = Environment.string("trusted-ips", default: "")
+
+    @Option(help: ArgumentHelp(Environment.help("Snapshots kept in history", "snapshot-retention")))
+    var snapshotRetention: Int = Environment.int("snapshot-retention", default: 500)
+
+    @Option(help: ArgumentHelp(Environment.help("Largest admin request body, in bytes", "admin-body-limit")))
+    var adminBodyLimit: Int = Environment.int("admin-body-limit", default: 64 * 1024 * 1024)
+
+    @Option(help: ArgumentHelp(Environment.help("Log level: trace, debug, info, notice, warning, error", "log-level")))
+    var logLevel: String = Environment.string("log-level", default: "info")
+
+    func validate() throws {
+        guard ListenAddress(self.adminListen) != nil else {
+            throw ValidationError("--admin-listen must be HOST:PORT, got '\(self.adminListen)'")
+        }
+        guard self.snapshotRetention >= 1 else { throw ValidationError("--snapshot-retention must be at least 1") }
+        guard self.adminBodyLimit >= 1024 else { throw ValidationError("--admin-body-limit must be at least 1024") }
+        guard Logger.Level(rawValue: self.logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: self.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "portcullis.control-plane")
+        guard let listen = ListenAddress(self.adminListen) else { throw ExitCode.validationFailure }
+
+        var config = ControlPlaneConfiguration()
+        config.databasePath = self.db
+        config.adminHost = listen.host
+        config.adminPort = listen.port
+        config.clusterSocket = self.clusterSocket
+        config.adminToken = self.adminToken ?? Environment.value("admin-token")
+        config.trustedIPs = self.trustedIps.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        config.snapshotRetention = self.snapshotRetention
+        config.adminBodyLimit = self.adminBodyLimit
+
+        let server: ControlPlaneServer
+        do {
+            server = try ControlPlaneServer(configuration: config, logger: logger)
+        } catch {
+            logger.critical("cannot start the control plane", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+        logger.info("database opened", metadata: ["path": "\(self.db)"])
+        let app = server.application { channel in
+            let address = channel.localAddress.map(Self.describe) ?? "\(listen.host):\(listen.port)"
+            logger.info("admin API listening on \(address)")
+        }
+        try await app.runService()
+    }
+
+    static func describe(_ address: SocketAddress) -> String {
+        let ip = address.ipAddress ?? "?"
+        let port = address.port ?? 0
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}
