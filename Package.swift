@@ -71,7 +71,8 @@ let package = Package(
         .testTarget(
             name: "ControlPlaneTests",
             dependencies: ["ControlPlane", "GatewayModel",
-                           .product(name: "HummingbirdTesting", package: "hummingbird"), hummingbird, grdb],
+                           .product(name: "HummingbirdTesting", package: "hummingbird"), hummingbird, grdb, httpTypes,
+                           logging, nioCore],
             swiftSettings: settings
         ),
         .testTarget(name: "IntegrationTests", dependencies: ["GatewayModel"], swiftSettings: settings),
