@@ -72,7 +72,7 @@ enum FormFields {
     static func segments(_ key: String) throws -> [Segment] {
         var out: [Segment] = []
         var current = ""
-        var chars = Array(key)
+        let chars = Array(key)
         var i = 0
         func flush() {
             if !current.isEmpty { out.append(.key(current)) }
@@ -102,7 +102,6 @@ enum FormFields {
             i += 1
         }
         flush()
-        chars.removeAll()
         guard case .key? = out.first else { throw GatewayError.badRequest("invalid form field name '\(key)'") }
         return out
     }

@@ -97,6 +97,21 @@ extension ConfigStore {
         }
     }
 
+    /// Inserts or updates a prepared entity after Kong's key checks (a new entity's id must be free).
+    private func save(_ db: Database, _ table: EntityTable, _ entity: [String: JSON], isNew: Bool) throws {
+        if isNew, let id = entity["id"]?.stringValue,
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM \(table.name) WHERE id = ?", arguments: [id]) == true
+        {
+            throw GatewayError.uniqueViolation(["id": .string(id)])
+        }
+        try self.checkUnique(db, table, entity)
+        if isNew {
+            try table.insert(db, entity)
+        } else {
+            try table.update(db, entity)
+        }
+    }
+
     private func scoped(_ input: [String: JSON], _ scope: Scope?) -> [String: JSON] {
         var input = input
         if let scope { input[scope.field] = ["id": .string(scope.parentID)] }
@@ -115,13 +130,7 @@ extension ConfigStore {
         let input = self.scoped(input, scope)
         return try await self.change(info) { db in
             let entity = try self.prepare(db, table, input: input, existing: nil, kind: .create, coerce: coerce)
-            if let id = entity["id"]?.stringValue,
-                try Bool.fetchOne(db, sql: "SELECT 1 FROM \(table.name) WHERE id = ?", arguments: [id]) == true
-            {
-                throw GatewayError.uniqueViolation(["id": .string(id)])
-            }
-            try self.checkUnique(db, table, entity)
-            try table.insert(db, entity)
+            try self.save(db, table, entity, isNew: true)
             return entity
         }
     }
@@ -141,8 +150,7 @@ extension ConfigStore {
             return try await self.change(info) { db in
                 guard let existing = try self.find(db, table, key: key, scope: scope) else { throw NotFoundSignal() }
                 let entity = try self.prepare(db, table, input: input, existing: existing, kind: .update, coerce: coerce)
-                try self.checkUnique(db, table, entity)
-                try table.update(db, entity)
+                try self.save(db, table, entity, isNew: false)
                 return entity
             }
         } catch is NotFoundSignal {
@@ -183,19 +191,9 @@ extension ConfigStore {
         return try await self.change(info) { db in
             let input = finalInput
             let existing = try self.find(db, table, key: key)
-            if existing == nil, let id = input["id"]?.stringValue,
-                try Bool.fetchOne(db, sql: "SELECT 1 FROM \(table.name) WHERE id = ?", arguments: [id]) == true
-            {
-                throw GatewayError.uniqueViolation(["id": .string(id)])
-            }
             let entity = try self.prepare(db, table, input: input, existing: existing,
                                           kind: existing == nil ? .create : .replace, coerce: coerce)
-            try self.checkUnique(db, table, entity)
-            if existing == nil {
-                try table.insert(db, entity)
-            } else {
-                try table.update(db, entity)
-            }
+            try self.save(db, table, entity, isNew: existing == nil)
             return (entity, existing == nil)
         }
     }
