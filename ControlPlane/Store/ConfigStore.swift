@@ -63,7 +63,8 @@ package final class ConfigStore: Sendable {
 
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
     package init(path: String, trustedIPs: [String] = []) throws {
-        let dir = (path as NSString).deletingLastPathComponent
+        // Not NSString.deletingLastPathComponent: swift-corelibs-foundation traps on one-character paths ("a").
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         var config = Configuration()
         config.foreignKeysEnabled = true
