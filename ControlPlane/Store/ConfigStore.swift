@@ -63,21 +63,43 @@ package final class ConfigStore: Sendable {
 
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
     package init(path: String, trustedIPs: [String] = []) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        // Not NSString.deletingLastPathComponent: swift-corelibs-foundation traps on one-character paths ("a").
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
+        if !dir.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw GatewayError(status: 500, message: "cannot create the directory '\(dir)' of the database '\(path)': "
+                    + Self.describe(error))
+            }
+        }
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        self.pool = try DatabasePool(path: path, configuration: config)
-        try Migrations.migrator().migrate(self.pool)
+        do {
+            self.pool = try DatabasePool(path: path, configuration: config)
+            try Migrations.migrator().migrate(self.pool)
+        } catch {
+            throw GatewayError(status: 500, message: "cannot open the database '\(path)': \(error)")
+        }
         self.trustedIPs = trustedIPs
         (self.commits, self.commitContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     deinit { self.commitContinuation.finish() }
+
+    /// A file system error as one readable line (Foundation's NSError dump names neither the cause nor the fix).
+    private static func describe(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? any Error {
+            let posix = underlying as NSError
+            if posix.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(posix.code))) }
+        }
+        return ns.localizedDescription
+    }
 
     func notifyCommit() { self.commitContinuation.yield() }
 
