@@ -37,6 +37,9 @@ struct AdminErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as GatewayError {
+            if error.status >= 500 {
+                context.logger.error("admin request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            }
             return AdminResponse.error(error)
         } catch let error as NIOTooManyBytesError {
             _ = error

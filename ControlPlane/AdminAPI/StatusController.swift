@@ -46,7 +46,10 @@ struct StatusController {
     private var status: AdminHandler {
         { _, _ in
             let version = try await self.store.currentVersion()
-            let latest = self.builder.latest
+            // The builder materialises new versions within milliseconds; if this request is faster, build now so
+            // the hash shown is the current configuration's.
+            var latest = self.builder.latest
+            if latest?.version != version { latest = try await self.builder.buildIfNeeded() }
             return AdminResponse.json([
                 "database": ["reachable": true],
                 "configuration_version": .int(version),

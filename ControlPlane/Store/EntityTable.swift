@@ -45,8 +45,8 @@ struct EntityTable: Sendable {
         let values = self.columnValues(entity)
         let columns = values.map(\.0).joined(separator: ", ")
         let marks = Array(repeating: "?", count: values.count).joined(separator: ", ")
-        try db.execute(sql: "INSERT INTO \(self.name) (\(columns)) VALUES (\(marks))",
-                       arguments: StatementArguments(values.map(\.1)))
+        let statement = try db.cachedStatement(sql: "INSERT INTO \(self.name) (\(columns)) VALUES (\(marks))")
+        try statement.execute(arguments: StatementArguments(values.map(\.1)))
     }
 
     func update(_ db: Database, _ entity: [String: JSON]) throws {

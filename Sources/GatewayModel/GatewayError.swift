@@ -6,16 +6,21 @@ package struct GatewayError: Error, Sendable, CustomStringConvertible {
     package var name: String?
     package var message: String
     package var fields: JSON?
+    /// What went wrong internally, for the log; never sent to clients.
+    package var detail: String?
 
-    package init(status: Int, code: Int? = nil, name: String? = nil, message: String, fields: JSON? = nil) {
+    package init(status: Int, code: Int? = nil, name: String? = nil, message: String, fields: JSON? = nil,
+                 detail: String? = nil)
+    {
         self.status = status
         self.code = code
         self.name = name
         self.message = message
         self.fields = fields
+        self.detail = detail
     }
 
-    package var description: String { self.message }
+    package var description: String { self.detail.map { "\(self.message): \($0)" } ?? self.message }
 
     package var json: JSON {
         var o: [String: JSON] = ["message": .string(self.message)]
@@ -77,7 +82,7 @@ package struct GatewayError: Error, Sendable, CustomStringConvertible {
 
     package static func database(_ detail: String) -> GatewayError {
         GatewayError(status: 500, code: 8, name: "database error", message: "An unexpected error occurred",
-                     fields: nil)
+                     fields: nil, detail: detail)
     }
 
     package static func badRequest(_ message: String) -> GatewayError {
