@@ -30,23 +30,19 @@ struct ConfigController {
             var request = request
             let query = AdminQuery(request)
             let document = try await Self.readDocument(&request, limit: self.bodyLimit)
-            let (_, current) = try await self.store.currentContent()
-            var index: [String: [String: [String: JSON]]] = [:]
-            for schema in EntityRegistry.all {
-                for e in current[schema.name] { if let id = e["id"]?.stringValue { index[schema.name, default: [:]][id] = e } }
-            }
-            let frozen = index
+            // Stored entities with the same id keep their timestamps; only those are parsed.
+            let stored = try await self.store.bodiesByID()
             let content = try DeclarativeLoader.load(
                 document, trustedIPs: self.store.trustedIPs, now: ConfigStore.now(),
-                existing: { type, id in frozen[type]?[id] }
+                existing: { type, id in stored[type]?[id].flatMap { try? EntityTable.decode($0) } }
             ).get()
-            let hash = Digest.sha256Hex(content.canonicalBytes())
-            if query.isTruthy("check_hash"), hash == Digest.sha256Hex(current.canonicalBytes()) {
-                return AdminResponse.notModified()
+            if query.isTruthy("check_hash") {
+                let candidate = Digest.sha256Hex(content.canonicalBytes())
+                if candidate == (try await self.store.currentHash()).hash { return AdminResponse.notModified() }
             }
             var info = ChangeInfo(request)
             if request.headers[HTTPField.Name("X-Portcullis-Comment")!] == nil { info.comment = "declarative import" }
-            let version = try await self.store.replaceAll(content, info: info)
+            let (version, hash) = try await self.store.replaceAll(content, info: info)
             return AdminResponse.json(
                 [
                     "version": .int(version), "hash": .string(hash),

@@ -94,7 +94,7 @@ struct SnapshotsController {
             let restored = ConfigContent(entities: Dictionary(uniqueKeysWithValues: EntityRegistry.all.map {
                 ($0.name, content[$0.name])
             }), trustedIPs: self.store.trustedIPs)
-            let version = try await self.store.replaceAll(restored, info: change)
+            let (version, _) = try await self.store.replaceAll(restored, info: change)
             let built = try await self.builder.buildIfNeeded()
             return AdminResponse.json(
                 [

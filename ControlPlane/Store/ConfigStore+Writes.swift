@@ -244,19 +244,29 @@ extension ConfigStore {
     }
 
     /// Replaces the whole configuration in one transaction (declarative import, rollback).
-    /// Returns the new version.
+    /// Returns the new version and the hash its snapshot will have.
     @discardableResult
-    package func replaceAll(_ content: ConfigContent, info: ChangeInfo) async throws -> Int64 {
-        try await self.change(info) { db in
+    package func replaceAll(_ content: ConfigContent, info: ChangeInfo) async throws -> (version: Int64, hash: String) {
+        // Each entity is encoded once: the same canonical bodies are stored and hashed.
+        var bodies: [String: [String]] = [:]
+        for schema in EntityRegistry.all {
+            bodies[schema.name] = content[schema.name].map { JSONWriter.string(.object($0)) }
+        }
+        let hash = Digest.sha256Hex(ConfigContent.canonicalBytes(bodies: bodies, trustedIPs: self.trustedIPs))
+        let encoded = bodies
+        let version = try await self.change(info) { db in
             for schema in EntityRegistry.all.reversed() {
                 try db.execute(sql: "DELETE FROM \(schema.name)")
             }
             for schema in EntityRegistry.all {
                 let table = EntityTable.of(schema)
-                for entity in content[schema.name] { try table.insert(db, entity) }
+                for (entity, body) in zip(content[schema.name], encoded[schema.name] ?? []) {
+                    try table.insert(db, entity, body: body)
+                }
             }
             return try Self.currentVersion(db) + 1
         }
+        return (version, hash)
     }
 }
 

@@ -213,6 +213,25 @@ package final class ConfigStore: Sendable {
         }
     }
 
+    /// The current configuration's hash (what its snapshot's hash is or will be), without parsing it.
+    package func currentHash() async throws -> (version: Int64, hash: String) {
+        let (version, bodies) = try await self.readAll()
+        return (version, Digest.sha256Hex(ConfigContent.canonicalBytes(bodies: bodies, trustedIPs: self.trustedIPs)))
+    }
+
+    /// Stored entities by type and id, as canonical JSON text (parsed on demand by the caller).
+    package func bodiesByID() async throws -> [String: [String: String]] {
+        try await self.pool.read { db in
+            var out: [String: [String: String]] = [:]
+            for schema in EntityRegistry.all {
+                var rows: [String: String] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT id, body FROM \(schema.name)") { rows[row["id"]] = row["body"] }
+                out[schema.name] = rows
+            }
+            return out
+        }
+    }
+
     /// The current configuration, parsed (for exports and declarative comparisons).
     package func currentContent() async throws -> (version: Int64, content: ConfigContent) {
         let (version, bodies) = try await self.readAll()

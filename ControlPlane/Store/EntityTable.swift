@@ -31,18 +31,19 @@ struct EntityTable: Sendable {
         JSONWriter.string(.array(self.schema.cacheKey.map { entity[$0] ?? .null }))
     }
 
-    private func columnValues(_ entity: [String: JSON]) -> [(String, (any DatabaseValueConvertible)?)] {
+    private func columnValues(_ entity: [String: JSON], body: String? = nil) -> [(String, (any DatabaseValueConvertible)?)] {
         var values: [(String, (any DatabaseValueConvertible)?)] = [("id", entity["id"]?.stringValue)]
         for (field, column) in self.uniqueColumns { values.append((column, entity[field]?.stringValue)) }
         for (key, column) in self.foreignColumns { values.append((column, entity[key.field]?["id"]?.stringValue)) }
         if self.hasCacheKey { values.append(("cache_key", self.cacheKey(entity))) }
         values.append(("tags", JSONWriter.string(entity["tags"].flatMap { $0.isNull ? nil : $0 } ?? .array([]))))
-        values.append(("body", JSONWriter.string(.object(entity))))
+        values.append(("body", body ?? JSONWriter.string(.object(entity))))
         return values
     }
 
-    func insert(_ db: Database, _ entity: [String: JSON]) throws {
-        let values = self.columnValues(entity)
+    /// Inserts an entity; `body` is its canonical JSON when the caller already has it.
+    func insert(_ db: Database, _ entity: [String: JSON], body: String? = nil) throws {
+        let values = self.columnValues(entity, body: body)
         let columns = values.map(\.0).joined(separator: ", ")
         let marks = Array(repeating: "?", count: values.count).joined(separator: ", ")
         let statement = try db.cachedStatement(sql: "INSERT INTO \(self.name) (\(columns)) VALUES (\(marks))")

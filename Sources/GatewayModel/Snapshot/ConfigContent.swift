@@ -13,9 +13,8 @@ package struct ConfigContent: Sendable, Equatable {
     package init(entities: [String: [[String: JSON]]], trustedIPs: [String] = []) {
         var sorted: [String: [[String: JSON]]] = [:]
         for schema in EntityRegistry.all {
-            sorted[schema.name] = (entities[schema.name] ?? []).sorted {
-                ($0["id"]?.stringValue ?? "") < ($1["id"]?.stringValue ?? "")
-            }
+            let rows = entities[schema.name] ?? []
+            sorted[schema.name] = rows.map { ($0["id"]?.stringValue ?? "", $0) }.sorted { $0.0 < $1.0 }.map(\.1)
         }
         self.entities = sorted
         self.trustedIPs = trustedIPs

@@ -2,8 +2,12 @@ import COpenSSL
 
 /// Message digests from the system libcrypto (the same library the data plane verifies certificates with).
 package enum Digest {
-    package static func sha256(_ bytes: [UInt8]) -> [UInt8] { self.digest(bytes, EVP_sha256()) }
-    package static func sha1(_ bytes: [UInt8]) -> [UInt8] { self.digest(bytes, EVP_sha1()) }
+    // Fetched once: OpenSSL 3 otherwise looks the implementation up in its provider on every call.
+    private nonisolated(unsafe) static let sha256MD: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
+    private nonisolated(unsafe) static let sha1MD: OpaquePointer? = EVP_MD_fetch(nil, "SHA1", nil)
+
+    package static func sha256(_ bytes: [UInt8]) -> [UInt8] { self.digest(bytes, self.sha256MD ?? EVP_sha256()) }
+    package static func sha1(_ bytes: [UInt8]) -> [UInt8] { self.digest(bytes, self.sha1MD ?? EVP_sha1()) }
 
     package static func sha256Hex(_ bytes: [UInt8]) -> String { self.hex(self.sha256(bytes)) }
 
