@@ -115,13 +115,18 @@ package struct DeclarativeLoader {
         }
         var entities: [String: [[String: JSON]]] = [:]
         for var p in self.pending {
+            var unresolved = false
             for fk in p.schema.foreignKeys {
                 guard let ref = p.raw[fk.field], !ref.isNull else { continue }
                 switch self.resolve(ref, fk: fk, ids: ids, byKey: byKey, caByDigest: caByDigest) {
                 case .success(let id): p.raw[fk.field] = ["id": .string(id)]
-                case .failure(let problem): self.fail("\(p.path).\(fk.field)", problem.message)
+                case .failure(let problem):
+                    self.fail("\(p.path).\(fk.field)", problem.message)
+                    unresolved = true
                 }
             }
+            // Validating the unresolved reference would only add "expected a record" for the same mistake.
+            if unresolved { continue }
             let id = p.raw["id"]?.stringValue ?? ""
             let stored = existing(p.schema.name, id)
             switch EntityWriter.prepare(p.schema, input: p.raw, existing: nil, kind: .create, coerceStrings: false,
