@@ -24,7 +24,10 @@ package struct DeclarativeLoader {
 
     private mutating func fail(_ path: String, _ errors: ValidationErrors) {
         self.problems[path] = errors.fieldsJSON
-        self.lines.append(contentsOf: errors.lines.map { "\(path).\($0)" })
+        // `lines` lists entity-level messages first; they have no field name to join with a dot.
+        self.lines.append(contentsOf: errors.lines.enumerated().map { i, line in
+            i < errors.entity.count ? "\(path): \(line)" : "\(path).\(line)"
+        })
     }
 
     /// Parses YAML or JSON text (JSON is a subset of YAML, but is read with the faster JSON parser first).
