@@ -93,16 +93,20 @@ package struct DeclarativeLoader {
         var caByDigest: [String: String] = [:]
         for p in self.pending {
             guard let id = p.raw["id"]?.stringValue else { continue }
-            if ids[p.schema.name, default: []].contains(id) {
-                self.fail(p.path, "uniqueness violation: '\(p.schema.name)' entity with primary key set to '\(id)' already declared")
-            }
-            ids[p.schema.name, default: []].insert(id)
+            // A repeated name is reported as such; the id derived from it then repeats too, but saying so would
+            // only add a second message about an id the document never mentions.
+            var repeatedKey = false
             if let key = p.schema.endpointKey, let v = p.raw[key]?.stringValue {
                 if byKey[p.schema.name, default: [:]][v] != nil {
                     self.fail(p.path, "uniqueness violation: '\(p.schema.name)' entity with \(key) set to '\(v)' already declared")
+                    repeatedKey = true
                 }
                 byKey[p.schema.name, default: [:]][v] = id
             }
+            if !repeatedKey, ids[p.schema.name, default: []].contains(id) {
+                self.fail(p.path, "uniqueness violation: '\(p.schema.name)' entity with primary key set to '\(id)' already declared")
+            }
+            ids[p.schema.name, default: []].insert(id)
             if p.schema.name == EntitySchema.caCertificates.name, let pem = p.raw["cert"]?.stringValue,
                 let facts = try? CertificateFacts.parse(pem: pem)
             {
