@@ -128,6 +128,23 @@ struct DeclarativeDocumentTests {
             + "route={id=\"\(UUIDString.v5("routes:name:r"))\"},service=null}'"))
     }
 
+    @Test func pluginNestedUnderAConsumerIsRejected() throws {
+        let e = try Declarative.error("""
+            _format_version: "3.0"
+            consumers:
+              - username: u
+                plugins:
+                  - name: header-cert-auth
+                    config: {ca_certificates: [\(Fixture.caID)], certificate_header_name: X-C,
+                             certificate_header_format: url_encoded, secure_source: false}
+            ca_certificates:
+              - id: \(Fixture.caID)
+                cert: \(try DeclarativeLoaderTests.exampleCA().debugDescription)
+            """)
+        #expect(e.message == "declarative config is invalid: consumers[1].plugins[1].consumer: value must be null "
+            + "(header-cert-auth cannot be configured on a consumer)")
+    }
+
     @Test func trustedIPsSatisfySecureSource() throws {
         let doc = """
             _format_version: "3.0"

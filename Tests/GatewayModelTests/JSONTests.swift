@@ -51,6 +51,8 @@ struct JSONParserTests {
         ("tru", "invalid literal"),
         ("trUe", "invalid literal"),
         ("01", "leading zero in number"),
+        ("-01", "leading zero in number"),
+        ("00.5", "leading zero in number"),
         ("-", "invalid number"),
         ("1.", "invalid number"),
         (".5", "unexpected character"),
