@@ -24,7 +24,10 @@ package struct DeclarativeLoader {
 
     private mutating func fail(_ path: String, _ errors: ValidationErrors) {
         self.problems[path] = errors.fieldsJSON
-        self.lines.append(contentsOf: errors.lines.map { "\(path).\($0)" })
+        // `lines` lists entity-level messages first; they have no field name to join with a dot.
+        self.lines.append(contentsOf: errors.lines.enumerated().map { i, line in
+            i < errors.entity.count ? "\(path): \(line)" : "\(path).\(line)"
+        })
     }
 
     /// Parses YAML or JSON text (JSON is a subset of YAML, but is read with the faster JSON parser first).
@@ -90,16 +93,20 @@ package struct DeclarativeLoader {
         var caByDigest: [String: String] = [:]
         for p in self.pending {
             guard let id = p.raw["id"]?.stringValue else { continue }
-            if ids[p.schema.name, default: []].contains(id) {
-                self.fail(p.path, "uniqueness violation: '\(p.schema.name)' entity with primary key set to '\(id)' already declared")
-            }
-            ids[p.schema.name, default: []].insert(id)
+            // A repeated name is reported as such; the id derived from it then repeats too, but saying so would
+            // only add a second message about an id the document never mentions.
+            var repeatedKey = false
             if let key = p.schema.endpointKey, let v = p.raw[key]?.stringValue {
                 if byKey[p.schema.name, default: [:]][v] != nil {
                     self.fail(p.path, "uniqueness violation: '\(p.schema.name)' entity with \(key) set to '\(v)' already declared")
+                    repeatedKey = true
                 }
                 byKey[p.schema.name, default: [:]][v] = id
             }
+            if !repeatedKey, ids[p.schema.name, default: []].contains(id) {
+                self.fail(p.path, "uniqueness violation: '\(p.schema.name)' entity with primary key set to '\(id)' already declared")
+            }
+            ids[p.schema.name, default: []].insert(id)
             if p.schema.name == EntitySchema.caCertificates.name, let pem = p.raw["cert"]?.stringValue,
                 let facts = try? CertificateFacts.parse(pem: pem)
             {
@@ -115,13 +122,18 @@ package struct DeclarativeLoader {
         }
         var entities: [String: [[String: JSON]]] = [:]
         for var p in self.pending {
+            var unresolved = false
             for fk in p.schema.foreignKeys {
                 guard let ref = p.raw[fk.field], !ref.isNull else { continue }
                 switch self.resolve(ref, fk: fk, ids: ids, byKey: byKey, caByDigest: caByDigest) {
                 case .success(let id): p.raw[fk.field] = ["id": .string(id)]
-                case .failure(let problem): self.fail("\(p.path).\(fk.field)", problem.message)
+                case .failure(let problem):
+                    self.fail("\(p.path).\(fk.field)", problem.message)
+                    unresolved = true
                 }
             }
+            // Validating the unresolved reference would only add "expected a record" for the same mistake.
+            if unresolved { continue }
             let id = p.raw["id"]?.stringValue ?? ""
             let stored = existing(p.schema.name, id)
             switch EntityWriter.prepare(p.schema, input: p.raw, existing: nil, kind: .create, coerceStrings: false,

@@ -10,21 +10,36 @@ package enum YAMLBridge {
     package static let maxNodes = 20_000_000
 
     package static func parse(_ text: String) throws(Problem) -> JSON {
+        let parser: Yams.Parser
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            parser = try Yams.Parser(yaml: text)
+            root = try parser.singleRoot()
         } catch {
             throw Problem(description: "invalid YAML: \(error)")
         }
         guard let root else { return .null }
         var budget = self.maxNodes
-        return try self.convert(root, budget: &budget, depth: 0)
+        var anchors = Set<ObjectIdentifier>()
+        // Yams composes an alias as the very node it names (never as `Node.alias`), so an alias shows up as a second
+        // visit of the same anchor. Nodes hold their anchor weakly and the parser owns it: keep the parser alive.
+        return try withExtendedLifetime(parser) { () throws(Problem) -> JSON in
+            try self.convert(root, budget: &budget, anchors: &anchors, depth: 0)
+        }
     }
 
-    private static func convert(_ node: Node, budget: inout Int, depth: Int) throws(Problem) -> JSON {
+    private static func convert(
+        _ node: Node,
+        budget: inout Int,
+        anchors: inout Set<ObjectIdentifier>,
+        depth: Int
+    ) throws(Problem) -> JSON {
         budget -= 1
         guard budget > 0 else { throw Problem(description: "YAML document expands to too many nodes") }
         guard depth < JSONParser.maxDepth else { throw Problem(description: "YAML nesting too deep") }
+        if let anchor = node.anchor, !anchors.insert(ObjectIdentifier(anchor)).inserted {
+            throw Problem(description: "YAML aliases are not supported")
+        }
         switch node {
         case .scalar(let scalar):
             switch node.tag.rawValue {
@@ -41,13 +56,13 @@ package enum YAMLBridge {
         case .sequence(let seq):
             var out: [JSON] = []
             out.reserveCapacity(seq.count)
-            for n in seq { out.append(try self.convert(n, budget: &budget, depth: depth + 1)) }
+            for n in seq { out.append(try self.convert(n, budget: &budget, anchors: &anchors, depth: depth + 1)) }
             return .array(out)
         case .mapping(let map):
             var out: [String: JSON] = [:]
             for (k, v) in map {
                 guard case .scalar(let ks) = k else { throw Problem(description: "YAML mapping keys must be scalars") }
-                out[ks.string] = try self.convert(v, budget: &budget, depth: depth + 1)
+                out[ks.string] = try self.convert(v, budget: &budget, anchors: &anchors, depth: depth + 1)
             }
             return .object(out)
         case .alias:
