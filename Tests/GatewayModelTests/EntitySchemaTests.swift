@@ -90,6 +90,8 @@ struct ServiceSchemaTests {
         #expect(problem.message == message)
         let e = try Fixture.invalid(.services, ["url": .string(url)])
         #expect(e.messageAt("url") == message)
+        // Only the url is reported, not the fields it would have filled.
+        #expect(e.message == "schema violation (url: \(message))")
     }
 
     @Test func urlMustBeAString() throws {

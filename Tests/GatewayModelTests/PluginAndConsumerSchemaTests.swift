@@ -76,6 +76,8 @@ struct PluginSchemaTests {
         let withProtocols = try Fixture.invalid(.plugins, ["name": "rate-limiting", "config": [:],
                                                            "protocols": ["http"]])
         #expect(withProtocols.fieldsJSON == e.fieldsJSON)
+        let withoutConfig = try Fixture.invalid(.plugins, ["name": "rate-limiting"])
+        #expect(withoutConfig.fieldsJSON == e.fieldsJSON)
     }
 
     @Test func nameIsRequired() throws {

@@ -53,7 +53,7 @@ struct RouteSchemaTests {
     }
 
     @Test(arguments: ["example.com", "*.example.com", "example.*", "example.com:8000", "*.example.com:443",
-                      "10.0.0.1", "10.0.0.1:80", "my_host"])
+                      "10.0.0.1", "10.0.0.1:80", "my_host", "[::1]", "[::1]:8080", "[2001:db8::1]:443"])
     func validHosts(host: String) throws {
         _ = try Fixture.valid(.routes, ["hosts": [.string(host)]])
     }
@@ -67,6 +67,8 @@ struct RouteSchemaTests {
         ("bad host", "invalid hostname: bad host"),
         ("-x.example.com", "invalid hostname: -x.example.com"),
         ("*.-x.com", "invalid hostname: *.-x.com"),
+        ("[::1]:99999", "invalid port number"),
+        ("[not-an-ip]:80", "invalid hostname: [not-an-ip]:80"),
     ])
     func invalidHosts(host: String, message: String) throws {
         let e = try Fixture.invalid(.routes, ["hosts": [.string(host)]])

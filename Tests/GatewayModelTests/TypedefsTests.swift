@@ -134,7 +134,9 @@ struct CIDRTests {
     @Test func familiesNeverMatchEachOther() throws {
         #expect(!(try #require(CIDR.parse("0.0.0.0/0"))).contains(self.ip("::1")))
         #expect(!(try #require(CIDR.parse("::/0"))).contains(self.ip("127.0.0.1")))
-        // An IPv4-mapped IPv6 address is a v6 address as far as CIDR matching goes.
-        #expect(!(try #require(CIDR.parse("10.0.0.0/8"))).contains(self.ip("::ffff:10.0.0.1")))
+        // An IPv4-mapped IPv6 address (a v4 peer on a dual-stack socket) matches the v4 block it maps to.
+        #expect((try #require(CIDR.parse("10.0.0.0/8"))).contains(self.ip("::ffff:10.0.0.1")))
+        #expect(!(try #require(CIDR.parse("10.0.0.0/8"))).contains(self.ip("::ffff:11.0.0.1")))
+        #expect(!(try #require(CIDR.parse("::/0"))).contains(self.ip("10.0.0.1")))
     }
 }

@@ -11,6 +11,8 @@ package struct DeclarativeLoader {
         var schema: EntitySchema
         var raw: [String: JSON]
         var path: String
+        /// The id was written in the document (not derived from a key, whose clashes are reported as such).
+        var explicitID: Bool
     }
 
     private var pending: [Pending] = []
@@ -72,8 +74,10 @@ package struct DeclarativeLoader {
         switch doc["_format_version"] {
         case .string("3.0")?: break
         case nil, .null?: self.fail("_format_version", "required field missing")
-        case let v?:
-            self.fail("_format_version", "unsupported version \(JSONWriter.string(v)): this gateway reads \"3.0\"")
+        case .string(let v)?:
+            self.fail("_format_version", "unsupported version '\(v)': this gateway reads \"3.0\"")
+        case _?:
+            self.fail("_format_version", "expected the string \"3.0\" (quote it in YAML: _format_version: \"3.0\")")
         }
         for key in doc.keys.sorted() where !Self.metaKeys.contains(key) && EntityRegistry.schema(key) == nil {
             self.fail(key, "unknown entity type (this gateway supports: "
@@ -103,7 +107,7 @@ package struct DeclarativeLoader {
                 }
                 byKey[p.schema.name, default: [:]][v] = id
             }
-            if !repeatedKey, ids[p.schema.name, default: []].contains(id) {
+            if !repeatedKey, p.explicitID, ids[p.schema.name, default: []].contains(id) {
                 self.fail(p.path, "uniqueness violation: '\(p.schema.name)' entity with primary key set to '\(id)' already declared")
             }
             ids[p.schema.name, default: []].insert(id)
@@ -231,16 +235,19 @@ package struct DeclarativeLoader {
             } else {
                 id = Self.deterministicID(schema: schema, raw: raw, parentID: parent?.id)
             }
+            let explicit = raw["id"].map { !$0.isNull } ?? false
             raw["id"] = .string(id)
-            self.pending.append(Pending(schema: schema, raw: raw, path: itemPath))
+            self.pending.append(Pending(schema: schema, raw: raw, path: itemPath, explicitID: explicit))
             for (childSchema, fk, v) in children {
                 self.collect(v, schema: childSchema, parent: (fk.field, id), path: "\(itemPath).\(childSchema.name)")
             }
         }
     }
 
-    /// A name-based UUID: from the endpoint key when there is one, otherwise from the entity's own content and
-    /// its parent, so re-importing the same file always yields the same ids.
+    /// A name-based UUID, so re-importing the same file always yields the same ids: from the endpoint key when
+    /// there is one, else another unique field (`custom_id`, a CA's digest), else the cache key (a plugin's name
+    /// and scope, a credential's subject and CA) — so editing a plugin's config keeps its id. Only entities with
+    /// none of these (an unnamed route) fall back to their own content and parent.
     static func deterministicID(schema: EntitySchema, raw: [String: JSON], parentID: String?) -> String {
         if let key = schema.endpointKey, let v = raw[key]?.stringValue {
             return UUIDString.v5("\(schema.name):\(key):\(v)")
@@ -249,6 +256,13 @@ package struct DeclarativeLoader {
             let facts = try? CertificateFacts.parse(pem: pem)
         {
             return UUIDString.v5("\(schema.name):cert_digest:\(facts.digest)")
+        }
+        for field in schema.uniqueFields {
+            if let v = raw[field]?.stringValue { return UUIDString.v5("\(schema.name):\(field):\(v)") }
+        }
+        if !schema.cacheKey.isEmpty {
+            let key = JSON.array(schema.cacheKey.map { raw[$0] ?? .null })
+            return UUIDString.v5("\(schema.name):cache_key:\(JSONWriter.string(key))")
         }
         return UUIDString.v5("\(schema.name):\(parentID ?? "-"):\(JSONWriter.string(.object(raw)))")
     }

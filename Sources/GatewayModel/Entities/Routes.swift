@@ -46,7 +46,17 @@ enum RouteChecks {
 
     static let host: @Sendable (JSON) -> String? = { v in
         guard var s = v.stringValue else { return nil }
-        // An optional port, as Kong allows (`example.com:8000`).
+        // An optional port, as Kong allows (`example.com:8000`, `[::1]:8000`).
+        if s.hasPrefix("["), let close = s.firstIndex(of: "]") {
+            let after = s[s.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":"), let p = Int(after.dropFirst()), (0...65535).contains(p) else {
+                    return "invalid port number"
+                }
+            }
+            return IPAddress.parse(String(s[s.index(after: s.startIndex)..<close])) == nil
+                ? "invalid hostname: \(v.stringValue ?? "")" : nil
+        }
         if !s.hasPrefix("["), let colon = s.lastIndex(of: ":"), s.filter({ $0 == ":" }).count == 1 {
             guard let p = Int(s[s.index(after: colon)...]), (0...65535).contains(p) else { return "invalid port number" }
             s = String(s[..<colon])

@@ -48,6 +48,9 @@ package enum EntityWriter {
         }
 
         schema.normalize(&entity, &errors)
+        // A shorthand that cannot be expanded (a bad `url`) is the whole story; the fields it would have filled
+        // are not reported missing on top of it.
+        if !errors.isEmpty { return .failure(errors) }
 
         var fields = schema.fields
         var unknownPlugin: String? = nil
@@ -58,6 +61,9 @@ package enum EntityWriter {
         let (result, fieldErrors) = SchemaValidator.processRecord(entity, fields: fields, coerceStrings: coerceStrings)
         for (k, v) in fieldErrors { errors.add(k, v) }
         if let unknownPlugin {
+            // Nothing else about a plugin this gateway does not know can be checked.
+            errors.fields = [:]
+            errors.entity = []
             errors.fields["name"] = .message(
                 "plugin '\(unknownPlugin)' not enabled; available plugins: "
                     + PluginSchema.available.keys.sorted().joined(separator: ", ")

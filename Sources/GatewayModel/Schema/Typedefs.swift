@@ -123,6 +123,13 @@ package struct CIDR: Sendable, Hashable {
     }
 
     package func contains(_ address: IPAddress) -> Bool {
+        var address = address
+        // A dual-stack socket reports IPv4 peers as IPv4-mapped IPv6 (::ffff:a.b.c.d).
+        if address.bytes.count == 16, self.network.bytes.count == 4,
+            address.bytes[0..<10].allSatisfy({ $0 == 0 }), address.bytes[10] == 0xFF, address.bytes[11] == 0xFF
+        {
+            address = IPAddress(bytes: Array(address.bytes[12..<16]))
+        }
         guard address.bytes.count == self.network.bytes.count else { return false }
         var remaining = self.prefix
         for i in 0..<address.bytes.count where remaining > 0 {
