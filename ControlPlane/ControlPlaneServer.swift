@@ -1,5 +1,5 @@
 import Foundation
-package import GatewayModel
+import GatewayModel
 package import Hummingbird
 package import Logging
 import NIOCore

@@ -21,8 +21,9 @@ struct AdminBody: Sendable {
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             return AdminBody(fields: [:], fromForm: false)
         }
-        switch mediaType {
-        case "application/json", "", _ where mediaType.hasSuffix("+json"):
+        let isJSON = mediaType == "application/json" || mediaType.isEmpty || mediaType.hasSuffix("+json")
+        switch isJSON ? "application/json" : mediaType {
+        case "application/json":
             if mediaType.isEmpty, bytes.first != UInt8(ascii: "{") {
                 throw GatewayError(status: 415, message: "Unsupported Content-Type: send application/json, "
                     + "application/x-www-form-urlencoded or multipart/form-data")

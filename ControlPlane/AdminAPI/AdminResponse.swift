@@ -1,5 +1,5 @@
 import GatewayModel
-package import HTTPTypes
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore

@@ -1,7 +1,7 @@
 import Foundation
-package import GatewayModel
+import GatewayModel
 package import Logging
-package import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 
 /// Materialises committed config versions into immutable, hashed snapshots.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 extension EntitySchema {
     /// Kong's `routes` (traditional_compatible flavour): how requests are matched to services.

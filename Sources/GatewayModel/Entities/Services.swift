@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 extension EntitySchema {
     /// Kong's `services`: where traffic goes.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Reusable field definitions and value checks, after Kong's `typedefs`.
 package enum Typedefs {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Kong ids: lowercase canonical UUID strings.
 package enum UUIDString {
