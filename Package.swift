@@ -75,6 +75,12 @@ let package = Package(
                            logging, nioCore],
             swiftSettings: settings
         ),
+        .testTarget(
+            name: "GatewayProtoTests",
+            dependencies: ["GatewayProto", "GatewayModel", nioCore, .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOTestUtils", package: "swift-nio")],
+            swiftSettings: settings
+        ),
         .testTarget(name: "IntegrationTests", dependencies: ["GatewayModel"], swiftSettings: settings),
     ]
 )
