@@ -72,7 +72,7 @@ let package = Package(
             name: "ControlPlaneTests",
             dependencies: ["ControlPlane", "GatewayModel",
                            .product(name: "HummingbirdTesting", package: "hummingbird"), hummingbird, grdb, httpTypes,
-                           logging, nioCore],
+                           logging, nioCore, nioPosix, "GatewayProto"],
             swiftSettings: settings
         ),
         .testTarget(

@@ -11,6 +11,9 @@ package struct ControlPlaneConfiguration: Sendable {
     package var snapshotRetention: Int = 500
     /// Largest admin request body accepted (declarative imports of large configs need room).
     package var adminBodyLimit: Int = 64 * 1024 * 1024
+    /// Largest cluster frame accepted from a data plane (snapshots go the other way and obey each DP's limit).
+    package var clusterMaxFrame: Int = 256 * 1024 * 1024
+    package var heartbeatInterval: Duration = .seconds(1)
 
     package init() {}
 }

@@ -12,6 +12,7 @@ package struct ControlPlaneServer {
     package let configuration: ControlPlaneConfiguration
     package let store: ConfigStore
     package let builder: SnapshotBuilder
+    package let cluster: ClusterServer
     package let router: Router<BasicRequestContext>
     package let logger: Logger
 
@@ -26,6 +27,11 @@ package struct ControlPlaneServer {
         self.store = try ConfigStore(path: configuration.databasePath, trustedIPs: configuration.trustedIPs)
         self.builder = SnapshotBuilder(
             store: self.store, configuration: .init(retention: configuration.snapshotRetention), logger: logger)
+        var clusterConfig = ClusterServer.Configuration(socketPath: configuration.clusterSocket)
+        clusterConfig.maxFrame = configuration.clusterMaxFrame
+        clusterConfig.heartbeatInterval = configuration.heartbeatInterval
+        let registry = DataPlaneRegistry(staleAfter: configuration.heartbeatInterval * 3)
+        self.cluster = ClusterServer(configuration: clusterConfig, builder: self.builder, registry: registry, logger: logger)
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: AdminErrorMiddleware())
         if let token = configuration.adminToken, !token.isEmpty {
@@ -38,6 +44,7 @@ package struct ControlPlaneServer {
         ConfigController(store: self.store, builder: self.builder, bodyLimit: configuration.adminBodyLimit)
             .register(routes)
         SnapshotsController(store: self.store, builder: self.builder).register(routes)
+        ClusteringController(builder: self.builder, registry: registry).register(routes)
         let node = StatusController.NodeInfo(
             id: UUIDString.v5("node:\(ProcessInfo.processInfo.hostName):\(configuration.databasePath)"),
             hostname: ProcessInfo.processInfo.hostName,
@@ -56,15 +63,17 @@ package struct ControlPlaneServer {
         self.router = router
     }
 
-    /// The admin HTTP server plus the snapshot builder, as one Hummingbird application.
+    /// The admin HTTP server plus the snapshot builder (and, unless `cluster` is false, the cluster socket), as
+    /// one Hummingbird application.
     package func application(
+        cluster: Bool = true,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
             router: self.router,
             configuration: .init(address: .hostname(self.configuration.adminHost, port: self.configuration.adminPort),
                                  serverName: "portcullis"),
-            services: [self.builder],
+            services: cluster ? [self.builder, self.cluster] : [self.builder],
             onServerRunning: onServerRunning,
             logger: self.logger
         )

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayModel
 package import Logging
+package import NIOCore
 import ServiceLifecycle
 import Synchronization
 
@@ -25,8 +26,14 @@ package final class SnapshotBuilder: Service, Sendable {
     private let store: ConfigStore
     private let configuration: Configuration
     private let logger: Logger
-    private let latestBox = Mutex<SnapshotInfo?>(nil)
-    private let subscribers = Mutex<[UUID: AsyncStream<SnapshotInfo>.Continuation]>([:])
+    /// A materialised snapshot with its stored (zlib-compressed canonical) payload, ready to push.
+    package struct Published: Sendable {
+        package var info: SnapshotInfo
+        package var compressed: ByteBuffer
+    }
+
+    private let latestBox = Mutex<Published?>(nil)
+    private let subscribers = Mutex<[UUID: AsyncStream<Published>.Continuation]>([:])
     private let buildCount = Atomic<Int>(0)
 
     package init(store: ConfigStore, configuration: Configuration = .init(), logger: Logger) {
@@ -36,16 +43,24 @@ package final class SnapshotBuilder: Service, Sendable {
     }
 
     /// The newest materialised snapshot.
-    package var latest: SnapshotInfo? { self.latestBox.withLock { $0 } }
+    package var latest: SnapshotInfo? { self.latestBox.withLock { $0?.info } }
+
+    /// The newest snapshot with its payload.
+    package var latestPublished: Published? { self.latestBox.withLock { $0 } }
 
     /// How many snapshots this builder has built since it started.
     package var builds: Int { self.buildCount.load(ordering: .relaxed) }
 
-    /// A stream of every snapshot built from now on (for the cluster server).
-    package func subscribe() -> AsyncStream<SnapshotInfo> {
-        let (stream, continuation) = AsyncStream.makeStream(of: SnapshotInfo.self, bufferingPolicy: .bufferingNewest(1))
+    /// The newest snapshot now (if any), then every newer one as it is built. Only the newest is ever
+    /// buffered: a subscriber that is slow to consume skips superseded versions.
+    package func subscribe() -> AsyncStream<Published> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Published.self, bufferingPolicy: .bufferingNewest(1))
         let id = UUID()
-        self.subscribers.withLock { $0[id] = continuation }
+        let current = self.subscribers.withLock { subs -> Published? in
+            subs[id] = continuation
+            return self.latestBox.withLock { $0 }
+        }
+        if let current { continuation.yield(current) }
         continuation.onTermination = { [weak self] _ in self?.subscribers.withLock { _ = $0.removeValue(forKey: id) } }
         return stream
     }
@@ -82,7 +97,12 @@ package final class SnapshotBuilder: Service, Sendable {
         let previous = try await self.store.latestSnapshot()
         let (version, bodies) = try await self.store.readAll()
         if let previous, previous.version == version {
-            self.publish(previous)
+            if self.latest?.version != previous.version {
+                guard let blob = try await self.store.snapshotBlob(version: previous.version) else {
+                    throw GatewayError.database("snapshot \(previous.version) vanished while loading it")
+                }
+                self.publish(Published(info: previous, compressed: ByteBuffer(bytes: blob)))
+            }
             return previous
         }
         let started = ContinuousClock.now
@@ -102,12 +122,21 @@ package final class SnapshotBuilder: Service, Sendable {
                 "gw.config.version": "\(version)", "gw.config.hash": "\(hash)", "size": "\(payload.count)",
                 "duration": "\(ContinuousClock.now - started)",
             ])
-        self.publish(info)
+        self.publish(Published(info: info, compressed: ByteBuffer(bytes: compressed)))
         return info
     }
 
-    private func publish(_ info: SnapshotInfo) {
-        self.latestBox.withLock { $0 = info }
-        for c in self.subscribers.withLock({ Array($0.values) }) { c.yield(info) }
+    private func publish(_ published: Published) {
+        let subscribers = self.subscribers.withLock { subs -> [AsyncStream<Published>.Continuation] in
+            // Under the subscribers lock, so a concurrent subscribe() sees either the old value and then this
+            // yield, or the new value: never neither.
+            let newer = self.latestBox.withLock { current -> Bool in
+                guard (current?.info.version ?? -1) <= published.info.version else { return false }
+                current = published
+                return true
+            }
+            return newer ? Array(subs.values) : []
+        }
+        for c in subscribers { c.yield(published) }
     }
 }

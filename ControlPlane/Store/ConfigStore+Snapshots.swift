@@ -98,6 +98,13 @@ extension ConfigStore {
         return (info, payload)
     }
 
+    /// A stored snapshot's compressed payload, as it was stored.
+    package func snapshotBlob(version: Int64) async throws -> [UInt8]? {
+        try await self.pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT payload FROM snapshots WHERE version = ?", arguments: [version]).map { [UInt8]($0) }
+        }
+    }
+
     /// Versions committed in `(after, upTo]`: how many, and the newest one's author and comment.
     func versionsSummary(after: Int64, upTo: Int64) async throws -> (count: Int, author: String?, comment: String?) {
         try await self.pool.read { db in

@@ -34,6 +34,13 @@ struct ControlPlaneCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Environment.help("Largest admin request body, in bytes", "admin-body-limit")))
     var adminBodyLimit: Int = Environment.int("admin-body-limit", default: 64 * 1024 * 1024)
 
+    @Option(help: ArgumentHelp(Environment.help("Largest cluster frame accepted from a data plane, in bytes", "cluster-max-frame")))
+    var clusterMaxFrame: Int = Environment.int("cluster-max-frame", default: 256 * 1024 * 1024)
+
+    @Option(help: ArgumentHelp(Environment.help(
+        "Cluster heartbeat interval in milliseconds (a data plane silent for 3 intervals is stale)", "heartbeat-interval")))
+    var heartbeatInterval: Int = Environment.int("heartbeat-interval", default: 1000)
+
     @Option(help: ArgumentHelp(Environment.help("Log level: trace, debug, info, notice, warning, error", "log-level")))
     var logLevel: String = Environment.string("log-level", default: "info")
 
@@ -43,6 +50,10 @@ struct ControlPlaneCommand: AsyncParsableCommand {
         }
         guard self.snapshotRetention >= 1 else { throw ValidationError("--snapshot-retention must be at least 1") }
         guard self.adminBodyLimit >= 1024 else { throw ValidationError("--admin-body-limit must be at least 1024") }
+        guard self.clusterMaxFrame >= 1024 else { throw ValidationError("--cluster-max-frame must be at least 1024") }
+        guard (50...60_000).contains(self.heartbeatInterval) else {
+            throw ValidationError("--heartbeat-interval must be between 50 and 60000 milliseconds")
+        }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -68,6 +79,8 @@ struct ControlPlaneCommand: AsyncParsableCommand {
             .filter { !$0.isEmpty }
         config.snapshotRetention = self.snapshotRetention
         config.adminBodyLimit = self.adminBodyLimit
+        config.clusterMaxFrame = self.clusterMaxFrame
+        config.heartbeatInterval = .milliseconds(self.heartbeatInterval)
 
         let server: ControlPlaneServer
         do {

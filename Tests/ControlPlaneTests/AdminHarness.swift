@@ -14,15 +14,17 @@ struct AdminHarness {
     var token: String?
     var retention = 500
     var bodyLimit = 64 * 1024 * 1024
+    var heartbeat: Duration = .seconds(1)
 
     /// The parts of a running control plane a test may reach into.
     struct Handles: Sendable {
         var store: ConfigStore
         var builder: SnapshotBuilder
+        var socketPath: String
     }
 
     func run(_ body: @Sendable (AdminClient, Handles) async throws -> Void) async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pc-cp-\(UUID().uuidString)")
+        let dir = URL(fileURLWithPath: "/tmp/pc-cp-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         var config = ControlPlaneConfiguration()
@@ -32,10 +34,11 @@ struct AdminHarness {
         config.adminToken = self.token
         config.snapshotRetention = self.retention
         config.adminBodyLimit = self.bodyLimit
+        config.heartbeatInterval = self.heartbeat
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let server = try ControlPlaneServer(configuration: config, logger: logger)
-        let handles = Handles(store: server.store, builder: server.builder)
+        let handles = Handles(store: server.store, builder: server.builder, socketPath: config.clusterSocket)
         try await server.application().test(.router) { client in
             try await body(AdminClient(client: client), handles)
         }

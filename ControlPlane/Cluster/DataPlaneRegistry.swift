@@ -1,0 +1,150 @@
+import Foundation
+package import GatewayModel
+import GatewayProto
+import Synchronization
+
+/// What the control plane knows about each data plane that ever connected (since it started): identity,
+/// what it applied, when it was last heard from, and its last error. Feeds `GET /clustering/data-planes`.
+package final class DataPlaneRegistry: Sendable {
+    package struct Record: Sendable {
+        var id: String
+        var hostname: String
+        var pid: Int
+        var address: String
+        var protocolVersion: String
+        var softwareVersion: String
+        var connectedAt: Double
+        var lastSeen: Double
+        var connected: Bool
+        var appliedVersion: Int64?
+        var appliedHash: String?
+        var lastSentVersion: Int64?
+        var lastError: String?
+        var lastErrorVersion: Int64?
+        var applyMS: Double?
+        var connection: UUID
+    }
+
+    private let records = Mutex<[String: Record]>([:])
+    /// How long silence may last before a connected data plane counts as stale.
+    package let staleAfter: Double
+    /// Disconnected data planes are forgotten after this long.
+    package let purgeAfter: Double
+
+    package init(staleAfter: Duration, purgeAfter: Duration = .seconds(86_400)) {
+        self.staleAfter = Double(staleAfter.components.seconds) + Double(staleAfter.components.attoseconds) / 1e18
+        self.purgeAfter = Double(purgeAfter.components.seconds)
+    }
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+
+    /// A data plane said hello; returns the connection token later calls use.
+    func connected(_ hello: ClusterMessage.Hello, address: String) -> UUID {
+        let token = UUID()
+        let now = Self.now()
+        self.records.withLock { records in
+            let previous = records[hello.nodeID]
+            records[hello.nodeID] = Record(
+                id: hello.nodeID, hostname: hello.hostname, pid: hello.pid, address: address,
+                protocolVersion: hello.protocolVersion.description, softwareVersion: hello.softwareVersion,
+                connectedAt: now, lastSeen: now, connected: true,
+                appliedVersion: hello.configVersion ?? previous?.appliedVersion,
+                appliedHash: hello.configHash ?? previous?.appliedHash, lastSentVersion: nil,
+                lastError: nil, lastErrorVersion: nil, applyMS: previous?.applyMS, connection: token)
+            let cutoff = now - self.purgeAfter
+            records = records.filter { $0.value.connected || $0.value.lastSeen >= cutoff }
+        }
+        return token
+    }
+
+    private func update(_ id: String, _ token: UUID, _ change: (inout Record) -> Void) {
+        self.records.withLock { records in
+            guard var r = records[id], r.connection == token else { return }
+            change(&r)
+            records[id] = r
+        }
+    }
+
+    func disconnected(_ id: String, _ token: UUID) {
+        self.update(id, token) { $0.connected = false }
+    }
+
+    func heard(_ id: String, _ token: UUID) { self.update(id, token) { $0.lastSeen = Self.now() } }
+
+    func sent(_ id: String, _ token: UUID, version: Int64) { self.update(id, token) { $0.lastSentVersion = version } }
+
+    func applied(_ id: String, _ token: UUID, _ ack: ClusterMessage.Ack) {
+        self.update(id, token) { r in
+            r.lastSeen = Self.now()
+            r.appliedVersion = ack.version
+            r.appliedHash = ack.hash
+            r.applyMS = ack.applyMS
+            if let v = r.lastErrorVersion, v <= ack.version {
+                r.lastError = nil
+                r.lastErrorVersion = nil
+            }
+        }
+    }
+
+    func failed(_ id: String, _ token: UUID, version: Int64?, reason: String) {
+        self.update(id, token) { r in
+            r.lastSeen = Self.now()
+            r.lastError = reason
+            r.lastErrorVersion = version
+        }
+    }
+
+    func reported(_ id: String, _ token: UUID, _ heartbeat: ClusterMessage.Heartbeat) {
+        self.update(id, token) { r in
+            r.lastSeen = Self.now()
+            if let v = heartbeat.version, let h = heartbeat.hash {
+                r.appliedVersion = v
+                r.appliedHash = h
+            }
+        }
+    }
+
+    /// `normal` (connected, recently heard, on the newest hash), `syncing` (a newer snapshot is on its way),
+    /// `failed` (it rejected the newest snapshot), `stale` (connected but silent), `offline` (disconnected).
+    static func syncStatus(_ r: Record, newestHash: String?, now: Double, staleAfter: Double) -> String {
+        if !r.connected { return "offline" }
+        if now - r.lastSeen > staleAfter { return "stale" }
+        if let newestHash, r.appliedHash == newestHash { return "normal" }
+        if r.lastError != nil { return "failed" }
+        return "syncing"
+    }
+
+    package func snapshot(newest: SnapshotInfo?) -> [JSON] {
+        let now = Self.now()
+        return self.records.withLock { Array($0.values) }.sorted { $0.id < $1.id }.map { r in
+            func opt<T>(_ v: T?, _ f: (T) -> JSON) -> JSON { v.map(f) ?? .null }
+            return [
+                "id": .string(r.id), "hostname": .string(r.hostname), "pid": .int(Int64(r.pid)),
+                "ip": .string(r.address), "protocol_version": .string(r.protocolVersion),
+                "version": .string(r.softwareVersion), "connected": .bool(r.connected),
+                "connected_at": .double(r.connectedAt), "last_seen": .double(r.lastSeen),
+                "config_version": opt(r.appliedVersion) { .int($0) }, "config_hash": opt(r.appliedHash, JSON.string),
+                "last_sent_version": opt(r.lastSentVersion) { .int($0) }, "last_error": opt(r.lastError, JSON.string),
+                "apply_ms": opt(r.applyMS) { .double($0) },
+                "sync_status": .string(Self.syncStatus(r, newestHash: newest?.hash, now: now, staleAfter: self.staleAfter)),
+            ]
+        }
+    }
+
+    /// Convergence summary for `GET /clustering/status`.
+    package func summary(newest: SnapshotInfo?) -> JSON {
+        let rows = self.snapshot(newest: newest)
+        func count(_ status: String) -> Int64 { Int64(rows.filter { $0["sync_status"]?.stringValue == status }.count) }
+        let connected = Int64(rows.filter { $0["connected"] == true }.count)
+        let normal = count("normal")
+        return [
+            "newest": newest.map { ["version": .int($0.version), "hash": .string($0.hash)] } ?? .null,
+            "data_planes": [
+                "known": .int(Int64(rows.count)), "connected": .int(connected), "normal": .int(normal),
+                "syncing": .int(count("syncing")), "failed": .int(count("failed")), "stale": .int(count("stale")),
+                "offline": .int(count("offline")),
+            ],
+            "converged": .bool(connected > 0 && normal == connected),
+        ]
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import GatewayModel
+import GatewayProto
+import NIOCore
+import NIOPosix
+
+/// A data plane played by the test: the cluster protocol over the real Unix socket, message by message.
+struct TestDataPlane: Sendable {
+    let channel: NIOAsyncChannel<ClusterMessage, ClusterMessage>
+    let inbox: AsyncThrowingStream<ClusterMessage, any Error>
+
+    static func connect(_ path: String, maxFrame: Int = 1 << 28) async throws -> TestDataPlane {
+        // The socket appears once the cluster service runs; wait for it (bounded).
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !FileManager.default.fileExists(atPath: path), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(unixDomainSocketPath: path) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(ClusterFrameDecoder(maxFrameSize: maxFrame)))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(ClusterFrameEncoder()))
+                    return try NIOAsyncChannel<ClusterMessage, ClusterMessage>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ClusterMessage.self)
+        let inbound = channel.inbound
+        Task {
+            do {
+                for try await m in inbound { continuation.yield(m) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        return TestDataPlane(channel: channel, inbox: stream)
+    }
+
+    static func hello(id: String = UUID().uuidString, hash: String? = nil, version: Int64? = nil,
+                      major: Int = 1, maxFrame: Int = 1 << 28) -> ClusterMessage
+    {
+        .hello(.init(protocolVersion: .init(major: major, minor: 3), nodeID: id, hostname: "test-host", pid: 4242,
+                     softwareVersion: "test", configVersion: version, configHash: hash, maxFrame: maxFrame))
+    }
+
+    func send(_ m: ClusterMessage) async throws { try await self.channel.outbound.write(m) }
+
+    /// The next message that is not a heartbeat, or nil if the connection closed; fails after `timeout`.
+    func next(timeout: Duration = .seconds(5), skipHeartbeats: Bool = true) async throws -> ClusterMessage? {
+        try await withThrowingTaskGroup(of: ClusterMessage?.self) { group in
+            group.addTask {
+                for try await m in self.inbox {
+                    if skipHeartbeats, case .heartbeat = m { continue }
+                    return m
+                }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw TestFailure("no message within \(timeout)")
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Must be called once per connection (NIOAsyncChannel requires its writer to be finished).
+    func close() async {
+        self.channel.outbound.finish()
+        try? await self.channel.channel.close()
+    }
+}
