@@ -1,0 +1,47 @@
+/// Validates a whole configuration as a data plane receives it: every entity against its schema (the same
+/// checks the control plane ran when it was written), every reference resolvable inside the configuration,
+/// every unique key unique. A data plane applies nothing that fails here.
+package enum ConfigValidator {
+    /// Problems found, each naming the entity (`routes 5b0…: paths[1]: …`); empty when the content is valid.
+    package static func problems(_ content: ConfigContent, now: Int64, limit: Int = 20) -> [String] {
+        var out: [String] = []
+        var ids: [String: Set<String>] = [:]
+        for schema in EntityRegistry.all {
+            ids[schema.name] = Set(content[schema.name].compactMap { $0["id"]?.stringValue })
+        }
+        let known = ids
+        let context = ValidationContext(trustedIPs: content.trustedIPs, now: now) { type, id in
+            known[type]?.contains(id) ?? false
+        }
+        for schema in EntityRegistry.all {
+            for entity in content[schema.name] {
+                let id = entity["id"]?.stringValue ?? "?"
+                func fail(_ message: String) { out.append("\(schema.name) \(id): \(message)") }
+                var fields = schema.fields
+                if schema.name == EntitySchema.plugins.name {
+                    let (pluginFields, unknown) = EntitySchema.pluginFields(for: entity)
+                    if let unknown {
+                        fail("plugin '\(unknown)' is not available on this data plane")
+                        continue
+                    }
+                    fields = pluginFields
+                }
+                let (result, errors) = SchemaValidator.processRecord(entity, fields: fields, coerceStrings: false)
+                var all = ValidationErrors()
+                for (k, v) in errors { all.add(k, v) }
+                if all.isEmpty { schema.check(result, context, &all) }
+                if !all.isEmpty { fail(all.lines.joined(separator: "; ")) }
+                for fk in schema.foreignKeys {
+                    guard let ref = entity[fk.field], !ref.isNull else { continue }
+                    guard let target = ref["id"]?.stringValue, known[fk.reference]?.contains(target) == true else {
+                        fail("\(fk.field) references a missing \(fk.reference) entity")
+                        continue
+                    }
+                }
+                if out.count >= limit { return out }
+            }
+        }
+        if let conflict = UniquenessCheck.firstConflict(in: content) { out.append("\(conflict.path): \(conflict.message)") }
+        return out
+    }
+}
