@@ -59,12 +59,18 @@ let package = Package(
             path: "ControlPlane",
             swiftSettings: settings
         ),
-        .target(name: "DataPlane", dependencies: ["GatewayModel", "GatewayProto", "CertAuth", nioCore],
-                path: "DataPlane", swiftSettings: settings),
+        .target(
+            name: "DataPlane",
+            dependencies: ["GatewayModel", "GatewayProto", "CertAuth", nioCore, nioPosix, nioHTTP1, logging, lifecycle,
+                           hummingbird, httpTypes],
+            path: "DataPlane",
+            swiftSettings: settings
+        ),
         .executableTarget(
             name: "portcullis",
             dependencies: ["ControlPlane", "DataPlane", "GatewayModel", argumentParser, logging, lifecycle, httpClient,
-                           nioCore, nioHTTP1, hummingbird],
+                           nioCore, nioHTTP1, hummingbird,
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle")],
             swiftSettings: settings
         ),
         .testTarget(name: "GatewayModelTests", dependencies: ["GatewayModel"], swiftSettings: settings),

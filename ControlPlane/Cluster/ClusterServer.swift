@@ -74,7 +74,12 @@ package final class ClusterServer: Service, Sendable {
     /// One data plane's connection, from hello to close.
     private func serve(_ connection: Connection) async {
         let channel = connection.channel
-        let address = channel.remoteAddress.map { "\($0)" } ?? "unix:\(self.configuration.socketPath)"
+        let address: String
+        switch channel.remoteAddress {
+        case .v4(let a)?: address = a.host
+        case .v6(let a)?: address = a.host
+        default: address = "unix:\(self.configuration.socketPath)"
+        }
         let state = ConnectionState()
         do {
             try await connection.executeThenClose { inbound, outbound in
@@ -88,7 +93,8 @@ package final class ClusterServer: Service, Sendable {
                         guard state.session != nil else {
                             try? await outbound.write(.error(.init(code: ClusterMessage.ProtocolError.timeout,
                                                                    message: "no hello within the timeout")))
-                            throw ClusterConnectionClosed()
+                            try? await channel.close()
+                            return
                         }
                     }
                     for try await message in inbound {
@@ -124,7 +130,7 @@ package final class ClusterServer: Service, Sendable {
                                 try await self.push(to: outbound, hello: hello, token: token)
                             }
                             group.addTask {
-                                try await self.keepAlive(outbound, state: state)
+                                try await self.keepAlive(outbound, state: state, channel: channel)
                             }
                         case .ack(let ack):
                             guard let s = state.session else { break }
@@ -163,7 +169,6 @@ package final class ClusterServer: Service, Sendable {
         } catch let error as FrameError {
             try? await connection.channel.close()
             if let s = state.session { self.registry.failed(s.id, s.token, version: nil, reason: "\(error.code): \(error.message)") }
-        } catch is ClusterConnectionClosed {
         } catch {
             self.logger.debug("cluster connection ended", metadata: ["error": "\(error)"])
         }
@@ -209,7 +214,7 @@ package final class ClusterServer: Service, Sendable {
 
     /// Our heartbeat every interval; closes the connection after 3 silent intervals.
     private func keepAlive(_ outbound: NIOAsyncChannelOutboundWriter<ClusterMessage>,
-                           state: ConnectionState) async throws
+                           state: ConnectionState, channel: any Channel) async throws
     {
         let interval = self.configuration.heartbeatInterval
         while true {
@@ -217,15 +222,14 @@ package final class ClusterServer: Service, Sendable {
             if ContinuousClock.now - state.lastHeard > interval * 3 {
                 try? await outbound.write(.error(.init(code: ClusterMessage.ProtocolError.timeout,
                                                        message: "no frame for 3 heartbeat intervals")))
-                throw ClusterConnectionClosed()
+                try? await channel.close()
+                return
             }
             let newest = self.builder.latest
             try await outbound.write(.heartbeat(.init(version: newest?.version, hash: newest?.hash)))
         }
     }
 }
-
-struct ClusterConnectionClosed: Error {}
 
 /// Per-connection state shared by the reader, the pusher and the watchdog.
 final class ConnectionState: Sendable {

@@ -1,0 +1,211 @@
+import Foundation
+import GatewayModel
+import GatewayProto
+package import Logging
+import NIOCore
+import NIOPosix
+package import ServiceLifecycle
+
+/// The data plane's side of the cluster protocol: connects to the control plane's socket (reconnecting with
+/// jittered backoff, at most ``DataPlaneConfiguration/maxBackoff`` apart), applies every snapshot it receives
+/// (off the event loops), answers with ACK or NACK, and writes what it applied to the cache.
+package final class ClusterClient: Service, Sendable {
+    private let configuration: DataPlaneConfiguration
+    private let state: ConfigState
+    private let cache: SnapshotCache
+    private let nodeID: String
+    private let logger: Logger
+
+    package static let softwareVersion = "0.1.0"
+
+    package init(configuration: DataPlaneConfiguration, state: ConfigState, cache: SnapshotCache, nodeID: String,
+                 logger: Logger)
+    {
+        self.configuration = configuration
+        self.state = state
+        self.cache = cache
+        self.nodeID = nodeID
+        self.logger = logger
+    }
+
+    typealias Connection = NIOAsyncChannel<ClusterMessage, ClusterMessage>
+
+    package func run() async throws {
+        var backoff: Duration = .milliseconds(50)
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            let connected = await self.session()
+            if Task.isCancelled || Task.isShuttingDownGracefully { break }
+            if connected { backoff = .milliseconds(50) }
+            // Full jitter, capped: data planes that lost the same control plane do not return in lockstep.
+            let cap = min(backoff, self.configuration.maxBackoff)
+            let jittered = Duration.nanoseconds(Int64.random(in: 0...max(1, Int64(cap.components.seconds) * 1_000_000_000
+                + cap.components.attoseconds / 1_000_000_000)))
+            try? await Task.sleep(for: max(jittered, .milliseconds(10)))
+            backoff = min(backoff * 2, self.configuration.maxBackoff)
+        }
+    }
+
+    /// One connection, from connect to close. Returns whether a conversation took place (for the backoff).
+    private func session() async -> Bool {
+        let maxFrame = self.configuration.maxFrame
+        let connection: Connection
+        do {
+            connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(2))
+                .connect(unixDomainSocketPath: self.configuration.clusterSocket) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(ClusterFrameDecoder(maxFrameSize: maxFrame)))
+                        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(ClusterFrameEncoder()))
+                        return try Connection(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            self.state.updateLink { $0.connected = false }
+            self.logger.debug("control plane unreachable", metadata: ["error": "\(error)"])
+            return false
+        }
+        var talked = false
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                let current = self.state.config
+                try await outbound.write(.hello(.init(
+                    nodeID: self.nodeID, hostname: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
+                    softwareVersion: Self.softwareVersion, configVersion: current?.version, configHash: current?.hash,
+                    maxFrame: maxFrame)))
+                let lastHeard = LastHeard()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    defer { group.cancelAll() }
+                    for try await message in inbound.cancelOnGracefulShutdown() {
+                        lastHeard.touch()
+                        self.state.updateLink { $0.lastContact = Date().timeIntervalSince1970 }
+                        switch message {
+                        case .welcome(let welcome):
+                            guard welcome.protocolVersion.major == ProtocolVersion.current.major else {
+                                let text = "control plane speaks protocol \(welcome.protocolVersion), this data plane "
+                                    + "speaks \(ProtocolVersion.current)"
+                                try? await outbound.write(.error(.init(
+                                    code: ClusterMessage.ProtocolError.versionMismatch, message: text)))
+                                self.state.recordError(text)
+                                self.logger.error("control plane refused: protocol version", metadata: ["reason": "\(text)"])
+                                return
+                            }
+                            talked = true
+                            self.state.updateLink {
+                                $0.connected = true
+                                $0.controlPlaneID = welcome.controlPlaneID
+                            }
+                            self.logger.info("connected to the control plane", metadata: [
+                                "cp.id": "\(welcome.controlPlaneID)", "socket": "\(self.configuration.clusterSocket)",
+                            ])
+                            let interval = Duration.milliseconds(max(50, welcome.heartbeatIntervalMS))
+                            let channel = connection.channel
+                            group.addTask {
+                                try await self.keepAlive(outbound, interval: interval, lastHeard: lastHeard,
+                                                         channel: channel)
+                            }
+                        case .snapshot(let snapshot):
+                            let reply = await self.apply(snapshot)
+                            try await outbound.write(reply)
+                        case .heartbeat:
+                            break
+                        case .notice(let notice):
+                            self.state.recordError("\(notice.code): \(notice.message)")
+                            self.logger.error("control plane notice", metadata: [
+                                "code": "\(notice.code)", "message": "\(notice.message)",
+                            ])
+                        case .error(let e):
+                            self.state.recordError("\(e.code): \(e.message)")
+                            self.logger.error("control plane closed the connection", metadata: [
+                                "code": "\(e.code)", "message": "\(e.message)",
+                            ])
+                            return
+                        case .hello, .ack, .nack:
+                            try? await outbound.write(.error(.init(
+                                code: ClusterMessage.ProtocolError.unexpected,
+                                message: "\(message.kind) is not sent to a data plane")))
+                            return
+                        }
+                    }
+                }
+            }
+        } catch let error as FrameError {
+            self.state.recordError("\(error.code): \(error.message)")
+            self.logger.error("cluster frame refused", metadata: ["error": "\(error)"])
+        } catch {
+            self.logger.debug("cluster connection ended", metadata: ["error": "\(error)"])
+        }
+        self.state.updateLink { $0.connected = false }
+        if talked { self.logger.info("disconnected from the control plane; serving the last applied configuration") }
+        return talked
+    }
+
+    /// Verifies, decodes, validates and swaps in a snapshot, then caches it. Never throws: failures are NACKs.
+    private func apply(_ snapshot: ClusterMessage.SnapshotFrame) async -> ClusterMessage {
+        let started = ContinuousClock.now
+        let compressed = Array(snapshot.payload.readableBytesView)
+        guard snapshot.encoding == ClusterMessage.SnapshotFrame.encodingZlibJSON else {
+            return self.nack(snapshot, "unknown snapshot encoding '\(snapshot.encoding)'")
+        }
+        let maxSize = self.configuration.maxFrame * 64
+        let result: Result<AppliedConfig, ApplyError> = await Task.detached {
+            Result { () throws(ApplyError) in
+                try SnapshotDecoder.decode(version: snapshot.version, hash: snapshot.hash, size: snapshot.size,
+                                           compressed: compressed, maxSize: maxSize, source: .controlPlane)
+            }
+        }.value
+        switch result {
+        case .failure(let error):
+            return self.nack(snapshot, error.description)
+        case .success(let config):
+            self.state.apply(config)
+            do {
+                try self.cache.store(.init(version: snapshot.version, hash: snapshot.hash, size: snapshot.size,
+                                           compressed: compressed))
+            } catch {
+                // Serving the new config matters more than caching it; the problem is reported, not hidden.
+                self.state.recordError("cache write failed: \(error)")
+                self.logger.error("snapshot applied but not cached", metadata: ["error": "\(error)"])
+            }
+            let elapsed = ContinuousClock.now - started
+            let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            self.logger.info("config applied", metadata: [
+                "gw.config.version": "\(snapshot.version)", "gw.config.hash": "\(snapshot.hash)",
+                "apply_ms": "\(ms)",
+            ])
+            return .ack(.init(version: snapshot.version, hash: snapshot.hash, applyMS: ms))
+        }
+    }
+
+    private func nack(_ snapshot: ClusterMessage.SnapshotFrame, _ reason: String) -> ClusterMessage {
+        self.state.recordError(reason)
+        self.logger.error("snapshot rejected; still serving the previous configuration", metadata: [
+            "gw.config.version": "\(snapshot.version)", "reason": "\(reason)",
+        ])
+        return .nack(.init(version: snapshot.version, hash: snapshot.hash, reason: reason))
+    }
+
+    /// Our heartbeat every interval (with what we serve); gives up after 3 silent intervals.
+    private func keepAlive(_ outbound: NIOAsyncChannelOutboundWriter<ClusterMessage>, interval: Duration,
+                           lastHeard: LastHeard, channel: any Channel) async throws
+    {
+        while true {
+            try await Task.sleep(for: interval)
+            if ContinuousClock.now - lastHeard.instant > interval * 3 {
+                self.state.recordError("the control plane was silent for 3 heartbeat intervals; reconnecting")
+                try? await channel.close()
+                return
+            }
+            let current = self.state.config
+            try await outbound.write(.heartbeat(.init(version: current?.version, hash: current?.hash)))
+        }
+    }
+}
+
+import Synchronization
+
+final class LastHeard: Sendable {
+    private let box = Mutex(ContinuousClock.now)
+    var instant: ContinuousClock.Instant { self.box.withLock { $0 } }
+    func touch() { self.box.withLock { $0 = .now } }
+}

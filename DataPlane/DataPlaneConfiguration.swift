@@ -1,0 +1,21 @@
+/// Everything `portcullis data-plane` is started with.
+package struct DataPlaneConfiguration: Sendable {
+    package var clusterSocket: String = "./.portcullis/cluster.sock"
+    package var proxyHost: String = "0.0.0.0"
+    package var proxyPort: Int = 8000
+    package var statusHost: String = "127.0.0.1"
+    package var statusPort: Int = 8100
+    package var cacheDir: String = "./.portcullis/data-plane"
+    /// Largest cluster frame accepted (a snapshot frame above it is refused by the control plane, loudly).
+    package var maxFrame: Int = 256 * 1024 * 1024
+    /// A stable id for this data plane; read from (or written to) the cache directory when nil.
+    package var nodeID: String?
+    /// Event loops serving the proxy port.
+    package var workers: Int = System.coreCount
+    /// Upper bound of the reconnect backoff while the control plane is unreachable.
+    package var maxBackoff: Duration = .seconds(1)
+
+    package init() {}
+}
+
+import NIOCore

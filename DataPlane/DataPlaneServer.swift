@@ -1,0 +1,72 @@
+import Foundation
+import GatewayModel
+package import Hummingbird
+package import Logging
+package import NIOCore
+package import ServiceLifecycle
+
+/// A data plane's parts, wired: its state (loaded from the cache when there is one), the cluster client, the
+/// proxy listener and the status listener.
+package struct DataPlaneServer {
+    package let configuration: DataPlaneConfiguration
+    package let state: ConfigState
+    package let nodeID: String
+    package let logger: Logger
+    let cache: SnapshotCache
+
+    package init(configuration: DataPlaneConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.cache = SnapshotCache(directory: configuration.cacheDir)
+        try self.cache.prepare()
+        self.nodeID = try configuration.nodeID ?? self.cache.nodeID()
+        self.state = ConfigState()
+        self.loadCache()
+    }
+
+    /// Serves the cached snapshot until the control plane sends a newer one; an unusable cache is reported and
+    /// ignored.
+    private func loadCache() {
+        let (entry, problem) = self.cache.load()
+        if let problem {
+            self.state.recordError(problem)
+            self.logger.error("snapshot cache unusable", metadata: ["reason": "\(problem)"])
+            return
+        }
+        guard let entry else {
+            self.logger.info("no cached snapshot; waiting for the control plane")
+            return
+        }
+        do {
+            let config = try SnapshotDecoder.decode(
+                version: entry.version, hash: entry.hash, size: entry.size, compressed: entry.compressed,
+                maxSize: self.configuration.maxFrame * 64, source: .cache)
+            self.state.apply(config)
+            self.logger.info("serving the cached snapshot", metadata: [
+                "gw.config.version": "\(entry.version)", "gw.config.hash": "\(entry.hash)",
+            ])
+        } catch {
+            self.state.recordError("cached snapshot rejected: \(error.description)")
+            self.logger.error("cached snapshot rejected", metadata: ["reason": "\(error.description)"])
+        }
+    }
+
+    /// The long-running services, in start order.
+    package func services(
+        onProxyBound: @escaping @Sendable (SocketAddress) -> Void = { _ in },
+        onStatusBound: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> [any Service] {
+        let client = ClusterClient(configuration: self.configuration, state: self.state, cache: self.cache,
+                                   nodeID: self.nodeID, logger: self.logger)
+        let proxy = ProxyServer(host: self.configuration.proxyHost, port: self.configuration.proxyPort,
+                                workers: self.configuration.workers, state: self.state, logger: self.logger,
+                                onBound: onProxyBound)
+        let status = Application(
+            router: StatusServer.router(state: self.state, nodeID: self.nodeID),
+            configuration: .init(address: .hostname(self.configuration.statusHost, port: self.configuration.statusPort),
+                                 serverName: "portcullis"),
+            onServerRunning: onStatusBound,
+            logger: self.logger)
+        return [status, proxy, client]
+    }
+}
