@@ -8,6 +8,8 @@ package struct DataPlaneConfiguration: Sendable {
     package var cacheDir: String = "./.portcullis/data-plane"
     /// Largest cluster frame accepted (a snapshot frame above it is refused by the control plane, loudly).
     package var maxFrame: Int = 256 * 1024 * 1024
+    /// Largest decoded configuration applied (a larger snapshot is NACKed; memory stays bounded).
+    package var maxConfigSize: Int = 1024 * 1024 * 1024
     /// A stable id for this data plane; read from (or written to) the cache directory when nil.
     package var nodeID: String?
     /// Event loops serving the proxy port.

@@ -40,7 +40,7 @@ package struct DataPlaneServer {
         do {
             let config = try SnapshotDecoder.decode(
                 version: entry.version, hash: entry.hash, size: entry.size, compressed: entry.compressed,
-                maxSize: self.configuration.maxFrame * 64, source: .cache)
+                maxSize: self.configuration.maxConfigSize, source: .cache)
             self.state.apply(config)
             self.logger.info("serving the cached snapshot", metadata: [
                 "gw.config.version": "\(entry.version)", "gw.config.hash": "\(entry.hash)",

@@ -147,7 +147,7 @@ package final class ClusterClient: Service, Sendable {
         guard snapshot.encoding == ClusterMessage.SnapshotFrame.encodingZlibJSON else {
             return self.nack(snapshot, "unknown snapshot encoding '\(snapshot.encoding)'")
         }
-        let maxSize = self.configuration.maxFrame * 64
+        let maxSize = self.configuration.maxConfigSize
         let result: Result<AppliedConfig, ApplyError> = await Task.detached {
             Result { () throws(ApplyError) in
                 try SnapshotDecoder.decode(version: snapshot.version, hash: snapshot.hash, size: snapshot.size,

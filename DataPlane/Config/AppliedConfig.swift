@@ -39,7 +39,7 @@ package enum SnapshotDecoder {
         version: Int64, hash: String, size: Int, compressed: [UInt8], maxSize: Int, source: AppliedConfig.Source
     ) throws(ApplyError) -> AppliedConfig {
         guard size <= maxSize else {
-            throw ApplyError("snapshot \(version) is \(size) bytes decoded, more than the \(maxSize) this data plane accepts")
+            throw ApplyError("snapshot \(version) is \(size) bytes decoded, more than the \(maxSize) bytes this data plane accepts (--max-config-size)")
         }
         let payload: [UInt8]
         do {

@@ -27,6 +27,9 @@ struct DataPlaneCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Environment.help("Largest cluster frame accepted, in bytes", "max-frame")))
     var maxFrame: Int = Environment.int("max-frame", default: 256 * 1024 * 1024)
 
+    @Option(help: ArgumentHelp(Environment.help("Largest decoded configuration applied, in bytes (larger ones are rejected)", "max-config-size")))
+    var maxConfigSize: Int = Environment.int("max-config-size", default: 1024 * 1024 * 1024)
+
     @Option(help: ArgumentHelp(Environment.help("Node id reported to the control plane (default: kept in the cache dir)", "node-id")))
     var nodeId: String?
 
@@ -44,6 +47,7 @@ struct DataPlaneCommand: AsyncParsableCommand {
             throw ValidationError("--status-listen must be HOST:PORT, got '\(self.statusListen)'")
         }
         guard self.maxFrame >= 1024 else { throw ValidationError("--max-frame must be at least 1024") }
+        guard self.maxConfigSize >= 128 else { throw ValidationError("--max-config-size must be at least 128") }
         guard (1...256).contains(self.workers) else { throw ValidationError("--workers must be between 1 and 256") }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -69,6 +73,7 @@ struct DataPlaneCommand: AsyncParsableCommand {
         config.statusPort = status.port
         config.cacheDir = self.cacheDir
         config.maxFrame = self.maxFrame
+        config.maxConfigSize = self.maxConfigSize
         config.nodeID = self.nodeId ?? Environment.value("node-id")
         config.workers = self.workers
 

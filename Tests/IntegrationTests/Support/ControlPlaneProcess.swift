@@ -1,16 +1,14 @@
 import Foundation
+import GatewayModel
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// One `portcullis control-plane` process on 127.0.0.1 with an OS-assigned port.
-///
-/// Its stderr goes to a log file in ``dir``; ``start(in:arguments:environment:)`` waits (bounded) for the
-/// "admin API listening on HOST:PORT" line and takes the port from it. The process is stopped by PID: ``stop()``
-/// sends SIGTERM, ``crash()`` SIGKILL; deinit kills it if a test forgot (or failed before stopping it).
-final class ControlPlaneProcess: @unchecked Sendable {
+/// A `portcullis` process started by a test: stderr to a log file, stopped by PID (SIGTERM with ``stop()``,
+/// SIGKILL with ``crash()``); deinit kills it if a test forgot (or failed before stopping it).
+class ManagedProcess: @unchecked Sendable {
     struct StartFailure: Error, CustomStringConvertible {
         var description: String
     }
@@ -18,20 +16,114 @@ final class ControlPlaneProcess: @unchecked Sendable {
     let dir: TempDir
     let process: Process
     let logPath: String
+    let name: String
+    var pid: Int32 { self.process.processIdentifier }
+    var log: String { (try? String(contentsOfFile: self.logPath, encoding: .utf8)) ?? "" }
+
+    init(dir: TempDir, process: Process, logPath: String, name: String) {
+        self.dir = dir
+        self.process = process
+        self.logPath = logPath
+        self.name = name
+    }
+
+    /// Starts `portcullis SUBCOMMAND ARGUMENTS` and waits up to `timeout` until the log has a line
+    /// `<marker>HOST:PORT` for every marker; returns the process, its log path and the port of each marker.
+    static func launch(
+        _ subcommand: String, in dir: TempDir, arguments: [String], markers: [String],
+        environment: [String: String] = Subprocess.environment(), workingDirectory: URL? = nil,
+        timeout: Duration = .seconds(30)
+    ) async throws -> (Process, String, [String: Int]) {
+        let binary = try Paths.binary()
+        let logPath = dir.path("\(subcommand)-\(UUID().uuidString.prefix(8)).log")
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? log.close() }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = [subcommand] + arguments
+        process.environment = environment
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while true {
+            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            var ports: [String: Int] = [:]
+            for marker in markers {
+                guard let range = text.range(of: marker) else { continue }
+                let rest = text[range.upperBound...].prefix { !$0.isWhitespace }
+                if let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), port > 0 {
+                    ports[marker] = port
+                }
+            }
+            if ports.count == markers.count { return (process, logPath, ports) }
+            if !process.isRunning {
+                process.waitUntilExit()
+                throw StartFailure(description: "\(subcommand) exited (status \(process.terminationStatus)) before "
+                    + "listening:\n\(text)")
+            }
+            if clock.now > deadline {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                throw StartFailure(description: "\(subcommand) did not log \(markers) within \(timeout):\n\(text)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// SIGTERM, then waits (bounded) for a clean exit; SIGKILL if it does not come. Returns the termination status.
+    @discardableResult
+    func stop(timeout: Duration = .seconds(15)) async throws -> Int32 {
+        guard self.process.isRunning else { return self.process.terminationStatus }
+        kill(self.pid, SIGTERM)
+        if try await self.waitForExit(timeout: timeout) { return self.process.terminationStatus }
+        kill(self.pid, SIGKILL)
+        _ = try await self.waitForExit(timeout: .seconds(10))
+        throw StartFailure(description: "\(self.name) ignored SIGTERM for \(timeout):\n\(self.log)")
+    }
+
+    /// SIGKILL: the process gets no chance to flush or clean up anything.
+    func crash() async throws {
+        guard self.process.isRunning else { return }
+        kill(self.pid, SIGKILL)
+        guard try await self.waitForExit(timeout: .seconds(10)) else {
+            throw StartFailure(description: "\(self.name) still running 10 s after SIGKILL")
+        }
+    }
+
+    func waitForExit(timeout: Duration) async throws -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while self.process.isRunning {
+            if clock.now > deadline { return false }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        self.process.waitUntilExit()
+        return true
+    }
+
+    deinit {
+        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// One `portcullis control-plane` process on 127.0.0.1 with an OS-assigned port (taken from its
+/// "admin API listening on HOST:PORT" log line).
+final class ControlPlaneProcess: ManagedProcess, @unchecked Sendable {
     let port: Int
     var baseURL: String { "http://127.0.0.1:\(self.port)" }
-    var pid: Int32 { self.process.processIdentifier }
 
     /// The admin API, optionally with headers on every request.
     func admin(headers: [String: String] = [:]) -> AdminHTTP { AdminHTTP(baseURL: self.baseURL, headers: headers) }
 
-    var log: String { (try? String(contentsOfFile: self.logPath, encoding: .utf8)) ?? "" }
-
     private init(dir: TempDir, process: Process, logPath: String, port: Int) {
-        self.dir = dir
-        self.process = process
-        self.logPath = logPath
         self.port = port
+        super.init(dir: dir, process: process, logPath: logPath, name: "control-plane")
     }
 
     /// The usual flags: the database `db` (default `portcullis.db`) and the cluster socket in `dir`, port 0.
@@ -49,78 +141,43 @@ final class ControlPlaneProcess: @unchecked Sendable {
         in dir: TempDir, arguments: [String], environment: [String: String] = Subprocess.environment(),
         workingDirectory: URL? = nil, timeout: Duration = .seconds(30)
     ) async throws -> ControlPlaneProcess {
-        let binary = try Paths.binary()
-        let logPath = dir.path("control-plane-\(UUID().uuidString.prefix(8)).log")
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        defer { try? log.close() }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["control-plane"] + arguments
-        process.environment = environment
-        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
         let marker = "admin API listening on "
-        while true {
-            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-            if let range = text.range(of: marker) {
-                let rest = text[range.upperBound...].prefix { !$0.isWhitespace }
-                if let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), port > 0 {
-                    return ControlPlaneProcess(dir: dir, process: process, logPath: logPath, port: port)
-                }
-            }
-            if !process.isRunning {
-                process.waitUntilExit()
-                throw StartFailure(description: "control-plane exited (status \(process.terminationStatus)) before "
-                    + "listening:\n\(text)")
-            }
-            if clock.now > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                throw StartFailure(description: "control-plane did not log '\(marker)' within \(timeout):\n\(text)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let (process, logPath, ports) = try await self.launch(
+            "control-plane", in: dir, arguments: arguments, markers: [marker], environment: environment,
+            workingDirectory: workingDirectory, timeout: timeout)
+        return ControlPlaneProcess(dir: dir, process: process, logPath: logPath, port: ports[marker] ?? 0)
+    }
+}
+
+/// One `portcullis data-plane` process: proxy and status ports OS-assigned, cache in its own folder of `dir`.
+final class DataPlaneProcess: ManagedProcess, @unchecked Sendable {
+    let proxyPort: Int
+    let statusPort: Int
+    var proxyURL: String { "http://127.0.0.1:\(self.proxyPort)" }
+    var status: AdminHTTP { AdminHTTP(baseURL: "http://127.0.0.1:\(self.statusPort)") }
+    var proxy: AdminHTTP { AdminHTTP(baseURL: self.proxyURL) }
+
+    private init(dir: TempDir, process: Process, logPath: String, proxyPort: Int, statusPort: Int) {
+        self.proxyPort = proxyPort
+        self.statusPort = statusPort
+        super.init(dir: dir, process: process, logPath: logPath, name: "data-plane")
     }
 
-    /// SIGTERM, then waits (bounded) for a clean exit; SIGKILL if it does not come. Returns the termination status.
-    @discardableResult
-    func stop(timeout: Duration = .seconds(15)) async throws -> Int32 {
-        guard self.process.isRunning else { return self.process.terminationStatus }
-        kill(self.pid, SIGTERM)
-        if try await self.waitForExit(timeout: timeout) { return self.process.terminationStatus }
-        kill(self.pid, SIGKILL)
-        _ = try await self.waitForExit(timeout: .seconds(10))
-        throw StartFailure(description: "control-plane ignored SIGTERM for \(timeout):\n\(self.log)")
+    /// Starts a data plane connected to `dir`'s cluster socket, with cache directory `dir/<cache>`.
+    static func start(in dir: TempDir, cache: String, extra: [String] = []) async throws -> DataPlaneProcess {
+        let proxy = "proxy listening on "
+        let status = "status listening on "
+        let (process, logPath, ports) = try await self.launch(
+            "data-plane", in: dir,
+            arguments: ["--cluster-socket", dir.path("cluster.sock"), "--proxy-listen", "127.0.0.1:0",
+                        "--status-listen", "127.0.0.1:0", "--cache-dir", dir.path(cache), "--workers", "1"] + extra,
+            markers: [proxy, status])
+        return DataPlaneProcess(dir: dir, process: process, logPath: logPath, proxyPort: ports[proxy] ?? 0,
+                                statusPort: ports[status] ?? 0)
     }
 
-    /// SIGKILL: the process gets no chance to flush or clean up anything.
-    func crash() async throws {
-        guard self.process.isRunning else { return }
-        kill(self.pid, SIGKILL)
-        guard try await self.waitForExit(timeout: .seconds(10)) else {
-            throw StartFailure(description: "control-plane still running 10 s after SIGKILL")
-        }
-    }
-
-    private func waitForExit(timeout: Duration) async throws -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while self.process.isRunning {
-            if clock.now > deadline { return false }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        self.process.waitUntilExit()
-        return true
-    }
-
-    deinit {
-        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+    /// `GET /status` of this data plane.
+    func statusJSON() async throws -> JSON {
+        try await self.status.expect(200, "GET", "/status")
     }
 }
