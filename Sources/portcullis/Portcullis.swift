@@ -9,6 +9,6 @@ struct Portcullis: AsyncParsableCommand {
             Every option can also be given as an environment variable PORTCULLIS_<OPTION>, e.g. --admin-listen as \
             PORTCULLIS_ADMIN_LISTEN. A flag on the command line wins over the environment.
             """,
-        subcommands: [ControlPlaneCommand.self, DataPlaneCommand.self, ConfigCommand.self, SnapshotsCommand.self]
+        subcommands: [UpCommand.self, ControlPlaneCommand.self, DataPlaneCommand.self, ConfigCommand.self, SnapshotsCommand.self]
     )
 }
