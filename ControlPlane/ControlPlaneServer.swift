@@ -37,6 +37,7 @@ package struct ControlPlaneServer {
         if let token = configuration.adminToken, !token.isEmpty {
             router.add(middleware: AdminTokenMiddleware(token: token))
         }
+        router.add(middleware: ConfigVersionMiddleware(store: self.store))
         let routes = AdminRoutes(router: router)
         for schema in EntityRegistry.all {
             EntityController(store: self.store, schema: schema, bodyLimit: configuration.adminBodyLimit).register(routes)

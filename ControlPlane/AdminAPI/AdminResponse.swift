@@ -83,3 +83,20 @@ struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         return diff == 0
     }
 }
+
+/// Adds `X-Portcullis-Config-Version` to successful writes: the configuration version that includes the change
+/// (or a later one), so a client can wait until data planes report it.
+struct ConfigVersionMiddleware<Context: RequestContext>: RouterMiddleware {
+    let store: ConfigStore
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        var response = try await next(request, context)
+        if request.method != .get, request.method != .head, (200..<300).contains(response.status.code) {
+            let version = try await self.store.currentVersion()
+            response.headers[HTTPField.Name("X-Portcullis-Config-Version")!] = String(version)
+        }
+        return response
+    }
+}

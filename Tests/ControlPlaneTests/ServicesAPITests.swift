@@ -173,3 +173,18 @@ import Testing
         }
     }
 }
+
+@Suite struct ConfigVersionHeaderTests {
+    @Test func writesCarryTheirConfigVersion() async throws {
+        try await AdminHarness().run { admin, server in
+            let created = try await admin.json(.post, "/consumers", ["username": "v"])
+            let header = created.headers[HTTPField.Name("X-Portcullis-Config-Version")!]
+            #expect(header == String(try await server.store.currentVersion()))
+            let read = try await admin.get("/consumers/v")
+            #expect(read.headers[HTTPField.Name("X-Portcullis-Config-Version")!] == nil)
+            let failed = try await admin.json(.post, "/consumers", ["username": "v"])
+            #expect(failed.status == 409)
+            #expect(failed.headers[HTTPField.Name("X-Portcullis-Config-Version")!] == nil)
+        }
+    }
+}
