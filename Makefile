@@ -23,6 +23,7 @@ demo: debug
 
 bench: build
 	./Benchmarks/admin-writes
+	./Benchmarks/propagation
 
 clean:
 	rm -rf .build .portcullis

@@ -19,6 +19,7 @@ package enum StatusServer {
             func opt<T>(_ v: T?, _ f: (T) -> JSON) -> JSON { v.map(f) ?? .null }
             return Self.json([
                 "node_id": .string(nodeID),
+                "pid": .int(Int64(getpid())),
                 "config_version": opt(config?.version) { .int($0) },
                 "config_hash": opt(config?.hash, JSON.string),
                 "applied_at": opt(config?.appliedAt) { .double($0) },

@@ -92,7 +92,7 @@ struct ControlPlaneCommand: AsyncParsableCommand {
         logger.info("database opened", metadata: ["path": "\(self.db)"])
         let app = server.application { channel in
             let address = channel.localAddress.map(Self.describe) ?? "\(listen.host):\(listen.port)"
-            logger.info("admin API listening on \(address)")
+            logger.notice("admin API listening on \(address)")
         }
         try await app.runService()
     }

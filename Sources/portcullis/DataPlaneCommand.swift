@@ -86,10 +86,10 @@ struct DataPlaneCommand: AsyncParsableCommand {
         }
         logger.info("data plane starting", metadata: ["node.id": "\(server.nodeID)", "pid": "\(getpid())"])
         let services = server.services(
-            onProxyBound: { address in logger.info("proxy listening on \(ControlPlaneCommand.describe(address))") },
+            onProxyBound: { address in logger.notice("proxy listening on \(ControlPlaneCommand.describe(address))") },
             onStatusBound: { channel in
                 let address = channel.localAddress.map(ControlPlaneCommand.describe) ?? "?"
-                logger.info("status listening on \(address)")
+                logger.notice("status listening on \(address)")
             })
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

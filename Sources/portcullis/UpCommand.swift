@@ -50,12 +50,14 @@ struct UpCommand: AsyncParsableCommand {
         guard let status = ListenAddress(self.statusListen), let proxy = ListenAddress(self.proxyListen) else {
             throw ExitCode.validationFailure
         }
+        // The supervisor reads the children's "listening on" lines (logged at notice): never hide them.
+        let childLevel = ["warning", "error", "critical"].contains(self.logLevel) ? "notice" : self.logLevel
         let supervisor = Supervisor(executable: Supervisor.selfExecutable())
         supervisor.installSignalHandlers()
 
         let cp = supervisor.spawn(name: "control-plane", arguments: [
             "control-plane", "--db", self.db, "--admin-listen", self.adminListen, "--cluster-socket", self.clusterSocket,
-            "--log-level", self.logLevel,
+            "--log-level", childLevel,
         ], marker: "admin API listening on ")
         guard let admin = try await supervisor.waitForAddress(cp, timeout: .seconds(60)) else {
             supervisor.shutdown()
@@ -68,7 +70,7 @@ struct UpCommand: AsyncParsableCommand {
             let statusAddress = status.port == 0 ? "\(status.host):0" : "\(status.host):\(status.port + i - 1)"
             let dp = supervisor.spawn(name: "dp-\(i)", arguments: [
                 "data-plane", "--cluster-socket", self.clusterSocket, "--proxy-listen", proxyAddress,
-                "--status-listen", statusAddress, "--cache-dir", "\(self.stateDir)/dp-\(i)", "--log-level", self.logLevel,
+                "--status-listen", statusAddress, "--cache-dir", "\(self.stateDir)/dp-\(i)", "--log-level", childLevel,
             ], marker: "proxy listening on ", secondMarker: "status listening on ")
             guard let bound = try await supervisor.waitForAddress(dp, timeout: .seconds(60)) else {
                 supervisor.shutdown()
