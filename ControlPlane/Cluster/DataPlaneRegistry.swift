@@ -22,6 +22,8 @@ package final class DataPlaneRegistry: Sendable {
         var lastError: String?
         var lastErrorVersion: Int64?
         var applyMS: Double?
+        /// When the control plane received the ACK of the applied version (seconds since the epoch).
+        var appliedAt: Double?
         var connection: UUID
     }
 
@@ -50,7 +52,8 @@ package final class DataPlaneRegistry: Sendable {
                 connectedAt: now, lastSeen: now, connected: true,
                 appliedVersion: hello.configVersion ?? previous?.appliedVersion,
                 appliedHash: hello.configHash ?? previous?.appliedHash, lastSentVersion: nil,
-                lastError: nil, lastErrorVersion: nil, applyMS: previous?.applyMS, connection: token)
+                lastError: nil, lastErrorVersion: nil, applyMS: previous?.applyMS, appliedAt: previous?.appliedAt,
+                connection: token)
             let cutoff = now - self.purgeAfter
             records = records.filter { $0.value.connected || $0.value.lastSeen >= cutoff }
         }
@@ -79,6 +82,7 @@ package final class DataPlaneRegistry: Sendable {
             r.appliedVersion = ack.version
             r.appliedHash = ack.hash
             r.applyMS = ack.applyMS
+            r.appliedAt = Self.now()
             if let v = r.lastErrorVersion, v <= ack.version {
                 r.lastError = nil
                 r.lastErrorVersion = nil
@@ -125,7 +129,7 @@ package final class DataPlaneRegistry: Sendable {
                 "connected_at": .double(r.connectedAt), "last_seen": .double(r.lastSeen),
                 "config_version": opt(r.appliedVersion) { .int($0) }, "config_hash": opt(r.appliedHash, JSON.string),
                 "last_sent_version": opt(r.lastSentVersion) { .int($0) }, "last_error": opt(r.lastError, JSON.string),
-                "apply_ms": opt(r.applyMS) { .double($0) },
+                "apply_ms": opt(r.applyMS) { .double($0) }, "applied_at": opt(r.appliedAt) { .double($0) },
                 "sync_status": .string(Self.syncStatus(r, newestHash: newest?.hash, now: now, staleAfter: self.staleAfter)),
             ]
         }

@@ -105,8 +105,10 @@ package final class ClusterClient: Service, Sendable {
                                                          channel: channel)
                             }
                         case .snapshot(let snapshot):
-                            let reply = await self.apply(snapshot)
+                            let (reply, entry) = await self.apply(snapshot)
                             try await outbound.write(reply)
+                            // The ACK says "serving"; the cache write (fsync) follows, off the reply's path.
+                            if let entry { await self.persist(entry) }
                         case .heartbeat:
                             break
                         case .notice(let notice):
@@ -140,12 +142,13 @@ package final class ClusterClient: Service, Sendable {
         return talked
     }
 
-    /// Verifies, decodes, validates and swaps in a snapshot, then caches it. Never throws: failures are NACKs.
-    private func apply(_ snapshot: ClusterMessage.SnapshotFrame) async -> ClusterMessage {
+    /// Verifies, decodes, validates and swaps in a snapshot. Never throws: failures are NACKs. Returns the reply
+    /// and, when applied, what to cache.
+    private func apply(_ snapshot: ClusterMessage.SnapshotFrame) async -> (ClusterMessage, SnapshotCache.Entry?) {
         let started = ContinuousClock.now
         let compressed = Array(snapshot.payload.readableBytesView)
         guard snapshot.encoding == ClusterMessage.SnapshotFrame.encodingZlibJSON else {
-            return self.nack(snapshot, "unknown snapshot encoding '\(snapshot.encoding)'")
+            return (self.nack(snapshot, "unknown snapshot encoding '\(snapshot.encoding)'"), nil)
         }
         let maxSize = self.configuration.maxConfigSize
         let result: Result<AppliedConfig, ApplyError> = await Task.detached {
@@ -156,24 +159,30 @@ package final class ClusterClient: Service, Sendable {
         }.value
         switch result {
         case .failure(let error):
-            return self.nack(snapshot, error.description)
+            return (self.nack(snapshot, error.description), nil)
         case .success(let config):
             self.state.apply(config)
-            do {
-                try self.cache.store(.init(version: snapshot.version, hash: snapshot.hash, size: snapshot.size,
-                                           compressed: compressed))
-            } catch {
-                // Serving the new config matters more than caching it; the problem is reported, not hidden.
-                self.state.recordError("cache write failed: \(error)")
-                self.logger.error("snapshot applied but not cached", metadata: ["error": "\(error)"])
-            }
             let elapsed = ContinuousClock.now - started
             let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             self.logger.info("config applied", metadata: [
                 "gw.config.version": "\(snapshot.version)", "gw.config.hash": "\(snapshot.hash)",
                 "apply_ms": "\(ms)",
             ])
-            return .ack(.init(version: snapshot.version, hash: snapshot.hash, applyMS: ms))
+            let entry = SnapshotCache.Entry(version: snapshot.version, hash: snapshot.hash, size: snapshot.size,
+                                            compressed: compressed)
+            return (.ack(.init(version: snapshot.version, hash: snapshot.hash, applyMS: ms)), entry)
+        }
+    }
+
+    /// Writes an applied snapshot to the cache on NIO's blocking-I/O thread pool.
+    private func persist(_ entry: SnapshotCache.Entry) async {
+        let cache = self.cache
+        do {
+            try await NIOThreadPool.singleton.runIfActive { try cache.store(entry) }
+        } catch {
+            // Serving the new config matters more than caching it; the problem is reported, not hidden.
+            self.state.recordError("cache write failed: \(error)")
+            self.logger.error("snapshot applied but not cached", metadata: ["error": "\(error)"])
         }
     }
 
