@@ -151,12 +151,19 @@ package final class ClusterClient: Service, Sendable {
             return (self.nack(snapshot, "unknown snapshot encoding '\(snapshot.encoding)'"), nil)
         }
         let maxSize = self.configuration.maxConfigSize
-        let result: Result<AppliedConfig, ApplyError> = await Task.detached {
-            Result { () throws(ApplyError) in
-                try SnapshotDecoder.decode(version: snapshot.version, hash: snapshot.hash, size: snapshot.size,
-                                           compressed: compressed, maxSize: maxSize, source: .controlPlane)
+        // On NIO's thread pool: a large snapshot takes a while to decode, and neither the event loops nor the
+        // cooperative pool (heartbeats) may wait behind it.
+        let result: Result<AppliedConfig, ApplyError>
+        do {
+            result = try await NIOThreadPool.singleton.runIfActive {
+                Result { () throws(ApplyError) in
+                    try SnapshotDecoder.decode(version: snapshot.version, hash: snapshot.hash, size: snapshot.size,
+                                               compressed: compressed, maxSize: maxSize, source: .controlPlane)
+                }
             }
-        }.value
+        } catch {
+            result = .failure(ApplyError("the data plane is shutting down"))
+        }
         switch result {
         case .failure(let error):
             return (self.nack(snapshot, error.description), nil)
