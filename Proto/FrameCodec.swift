@@ -60,3 +60,15 @@ package struct ClusterFrameEncoder: MessageToByteEncoder {
         out.setInteger(UInt32(out.writerIndex - start - 4), at: start)
     }
 }
+
+/// The cluster protocol on a channel: frame decoder and encoder, wrapped for async use.
+package enum ClusterChannel {
+    /// Must be called on the channel's event loop (from a bootstrap's channel initializer).
+    package static func configure(_ channel: any Channel, maxFrame: Int) throws
+        -> NIOAsyncChannel<ClusterMessage, ClusterMessage>
+    {
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ClusterFrameDecoder(maxFrameSize: maxFrame)))
+        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(ClusterFrameEncoder()))
+        return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
+    }
+}

@@ -44,10 +44,7 @@ package final class ClusterServer: Service, Sendable {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(unixDomainSocketPath: path) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(ClusterFrameDecoder(maxFrameSize: maxFrame)))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(ClusterFrameEncoder()))
-                    return try Connection(wrappingChannelSynchronously: channel)
+                    try ClusterChannel.configure(channel, maxFrame: maxFrame)
                 }
             }
         guard chmod(path, 0o600) == 0 else {

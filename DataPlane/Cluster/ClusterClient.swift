@@ -54,10 +54,7 @@ package final class ClusterClient: Service, Sendable {
                 .connectTimeout(.seconds(2))
                 .connect(unixDomainSocketPath: self.configuration.clusterSocket) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(ClusterFrameDecoder(maxFrameSize: maxFrame)))
-                        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(ClusterFrameEncoder()))
-                        return try Connection(wrappingChannelSynchronously: channel)
+                        try ClusterChannel.configure(channel, maxFrame: maxFrame)
                     }
                 }
         } catch {

@@ -18,10 +18,7 @@ struct TestDataPlane: Sendable {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(unixDomainSocketPath: path) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(ClusterFrameDecoder(maxFrameSize: maxFrame)))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(ClusterFrameEncoder()))
-                    return try NIOAsyncChannel<ClusterMessage, ClusterMessage>(wrappingChannelSynchronously: channel)
+                    try ClusterChannel.configure(channel, maxFrame: maxFrame)
                 }
             }
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: ClusterMessage.self)
