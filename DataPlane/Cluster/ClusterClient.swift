@@ -102,7 +102,11 @@ package final class ClusterClient: Service, Sendable {
                                                          channel: channel)
                             }
                         case .snapshot(let snapshot):
+                            // Frames queue unread while a large snapshot is applied: that is not the control
+                            // plane going silent.
+                            lastHeard.busy(true)
                             let (reply, entry) = await self.apply(snapshot)
+                            lastHeard.busy(false)
                             try await outbound.write(reply)
                             // The ACK says "serving"; the cache write (fsync) follows, off the reply's path.
                             if let entry { await self.persist(entry) }
@@ -204,7 +208,7 @@ package final class ClusterClient: Service, Sendable {
     {
         while true {
             try await Task.sleep(for: interval)
-            if ContinuousClock.now - lastHeard.instant > interval * 3 {
+            if !lastHeard.isBusy, ContinuousClock.now - lastHeard.instant > interval * 3 {
                 self.state.recordError("the control plane was silent for 3 heartbeat intervals; reconnecting")
                 try? await channel.close()
                 return
@@ -217,8 +221,16 @@ package final class ClusterClient: Service, Sendable {
 
 import Synchronization
 
+/// When the control plane was last heard from, and whether the client is busy applying (and so not reading).
 final class LastHeard: Sendable {
-    private let box = Mutex(ContinuousClock.now)
-    var instant: ContinuousClock.Instant { self.box.withLock { $0 } }
-    func touch() { self.box.withLock { $0 = .now } }
+    private let box = Mutex((instant: ContinuousClock.now, busy: false))
+    var instant: ContinuousClock.Instant { self.box.withLock { $0.instant } }
+    var isBusy: Bool { self.box.withLock { $0.busy } }
+    func touch() { self.box.withLock { $0.instant = .now } }
+    func busy(_ value: Bool) {
+        self.box.withLock {
+            $0.busy = value
+            $0.instant = .now
+        }
+    }
 }
