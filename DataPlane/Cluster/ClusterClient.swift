@@ -152,6 +152,7 @@ package final class ClusterClient: Service, Sendable {
             return (self.nack(snapshot, "unknown snapshot encoding '\(snapshot.encoding)'"), nil)
         }
         let maxSize = self.configuration.maxConfigSize
+        let previous = self.state.config
         // On NIO's thread pool: a large snapshot takes a while to decode, and neither the event loops nor the
         // cooperative pool (heartbeats) may wait behind it.
         let result: Result<AppliedConfig, ApplyError>
@@ -159,7 +160,8 @@ package final class ClusterClient: Service, Sendable {
             result = try await NIOThreadPool.singleton.runIfActive {
                 Result { () throws(ApplyError) in
                     try SnapshotDecoder.decode(version: snapshot.version, hash: snapshot.hash, size: snapshot.size,
-                                               compressed: compressed, maxSize: maxSize, source: .controlPlane)
+                                               compressed: compressed, maxSize: maxSize, source: .controlPlane,
+                                               previous: previous)
                 }
             }
         } catch {

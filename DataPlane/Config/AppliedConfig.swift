@@ -11,16 +11,19 @@ package final class AppliedConfig: Sendable {
     package let appliedAt: Double
     /// Where it came from: the control plane or the on-disk cache.
     package let source: Source
+    /// The decoded rows, reused by the next snapshot's decode for every row that did not change.
+    let decoded: DecodedSnapshot?
 
     package enum Source: String, Sendable {
         case controlPlane = "control_plane"
         case cache
     }
 
-    package init(version: Int64, hash: String, content: ConfigContent, appliedAt: Double, source: Source) {
+    init(version: Int64, hash: String, decoded: DecodedSnapshot, appliedAt: Double, source: Source) {
         self.version = version
         self.hash = hash
-        self.content = content
+        self.content = decoded.content
+        self.decoded = decoded
         self.appliedAt = appliedAt
         self.source = source
     }
@@ -35,8 +38,11 @@ package struct ApplyError: Error, Sendable, CustomStringConvertible {
 /// Turns a snapshot's compressed payload into an ``AppliedConfig``: bounded inflate, SHA-256 check, decode,
 /// whole-configuration validation. Runs off the event loops (it is called from a task, never a channel handler).
 package enum SnapshotDecoder {
+    /// - Parameter previous: the configuration served now; its unchanged entities are reused, not re-parsed or
+    ///   re-validated.
     package static func decode(
-        version: Int64, hash: String, size: Int, compressed: [UInt8], maxSize: Int, source: AppliedConfig.Source
+        version: Int64, hash: String, size: Int, compressed: [UInt8], maxSize: Int, source: AppliedConfig.Source,
+        previous: AppliedConfig? = nil
     ) throws(ApplyError) -> AppliedConfig {
         guard size <= maxSize else {
             throw ApplyError("snapshot \(version) is \(size) bytes decoded, more than the \(maxSize) bytes this data plane accepts (--max-config-size)")
@@ -51,17 +57,18 @@ package enum SnapshotDecoder {
         guard actual == hash else {
             throw ApplyError("snapshot \(version) hash mismatch: announced \(hash), payload hashes to \(actual)")
         }
-        let content: ConfigContent
+        let decoded: DecodedSnapshot
         do {
-            content = try ConfigContent.decode(payload)
+            decoded = try IncrementalDecoder.decode(payload, previous: previous?.decoded)
         } catch {
             throw ApplyError("snapshot \(version) cannot be decoded: \(error.description)")
         }
-        let problems = ConfigValidator.problems(content, now: Int64(Date().timeIntervalSince1970))
+        let problems = ConfigValidator.problems(decoded.content, now: Int64(Date().timeIntervalSince1970),
+                                                fresh: previous?.decoded == nil ? nil : decoded.fresh)
         guard problems.isEmpty else {
             throw ApplyError("snapshot \(version) is invalid: " + problems.joined(separator: "; "))
         }
-        return AppliedConfig(version: version, hash: hash, content: content, appliedAt: Date().timeIntervalSince1970,
+        return AppliedConfig(version: version, hash: hash, decoded: decoded, appliedAt: Date().timeIntervalSince1970,
                              source: source)
     }
 }
