@@ -19,17 +19,32 @@ package enum UniquenessCheck {
         return keys
     }
 
+    /// The unique keys of an entity as flat strings (field, NUL, value; or the cache key's canonical JSON): cheap
+    /// to hash for 100k rows, unlike nested JSON values.
+    static func flatKeys(_ schema: EntitySchema, _ entity: [String: JSON]) -> [String] {
+        var keys: [String] = []
+        for field in ([schema.endpointKey].compactMap { $0 } + schema.uniqueFields) {
+            if let v = entity[field], !v.isNull { keys.append("\(field)\u{0}\(v.stringValue ?? JSONWriter.string(v))") }
+        }
+        if !schema.cacheKey.isEmpty {
+            keys.append("\u{1}" + JSONWriter.string(.array(schema.cacheKey.map { entity[$0] ?? .null })))
+        }
+        return keys
+    }
+
     package static func firstConflict(in content: ConfigContent) -> Conflict? {
         for schema in EntityRegistry.all {
-            var seen: [JSON: Int] = [:]
+            var seen: [String: Int] = [:]
             for (i, entity) in content[schema.name].enumerated() {
-                for key in self.uniqueKeys(schema, entity) {
-                    let k = JSON.object(key)
+                for (n, k) in self.flatKeys(schema, entity).enumerated() {
                     if let first = seen[k] {
+                        // flatKeys and uniqueKeys list the same keys in the same order.
+                        let keys = self.uniqueKeys(schema, entity)
+                        let shown = n < keys.count ? keys[n] : [:]
                         return Conflict(
                             path: "\(schema.name)[id=\(entity["id"]?.stringValue ?? "")]",
-                            message: "UNIQUE violation detected on '\(LuaPretty.render(k))' (also used by the entity "
-                                + "with id '\(content[schema.name][first]["id"]?.stringValue ?? "")')")
+                            message: "UNIQUE violation detected on '\(LuaPretty.render(.object(shown)))' (also used by "
+                                + "the entity with id '\(content[schema.name][first]["id"]?.stringValue ?? "")')")
                     }
                     seen[k] = i
                 }

@@ -14,7 +14,10 @@ package struct ConfigContent: Sendable, Equatable {
         var sorted: [String: [[String: JSON]]] = [:]
         for schema in EntityRegistry.all {
             let rows = entities[schema.name] ?? []
-            sorted[schema.name] = rows.map { ($0["id"]?.stringValue ?? "", $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+            let keyed = rows.map { ($0["id"]?.stringValue ?? "", $0) }
+            // Decoded snapshots arrive sorted already: check in one pass before sorting.
+            let inOrder = zip(keyed, keyed.dropFirst()).allSatisfy { $0.0 < $1.0 }
+            sorted[schema.name] = inOrder ? rows : keyed.sorted { $0.0 < $1.0 }.map(\.1)
         }
         self.entities = sorted
         self.trustedIPs = trustedIPs
