@@ -70,7 +70,8 @@ package final class SnapshotBuilder: Service, Sendable {
     package func run() async throws {
         _ = try await self.buildIfNeeded()
         for await _ in self.store.commits.cancelOnGracefulShutdown() {
-            let recent = self.lastBuild.withLock { $0.map { ContinuousClock.now - $0 < self.configuration.maxDelay } }
+            // Commits arriving faster than builds finish are a burst: coalesce them. Anything slower is built at once.
+            let recent = self.lastBuild.withLock { $0.map { ContinuousClock.now - $0 < self.configuration.quietPeriod * 5 } }
             if recent == true { await self.settle() }
             do {
                 _ = try await self.buildIfNeeded()
@@ -111,7 +112,8 @@ package final class SnapshotBuilder: Service, Sendable {
         let started = ContinuousClock.now
         let payload = ConfigContent.canonicalBytes(bodies: bodies, trustedIPs: self.store.trustedIPs)
         let hash = Digest.sha256Hex(payload)
-        let compressed = try Deflate.compress(payload)
+        // Level 1: on the propagation path, speed matters more than the last few percent of size.
+        let compressed = try Deflate.compress(payload, level: 1)
         let summary = try await self.store.versionsSummary(after: previous?.version ?? 0, upTo: version)
         let info = SnapshotInfo(
             version: version, hash: hash, createdAt: Date().timeIntervalSince1970, size: payload.count,
