@@ -1,14 +1,41 @@
 /// The canonical bytes of one entity row; equal bytes mean an equal (already decoded, already validated) entity.
+///
+/// The digest is computed once, word by word, when the row is cut out of the payload; dictionary lookups then
+/// hash one integer and compare bytes only on a digest match.
 package struct RowBytes: Hashable, Sendable {
     package let bytes: [UInt8]
+    let digest: UInt64
 
-    package init(_ bytes: ArraySlice<UInt8>) { self.bytes = Array(bytes) }
-
-    package func hash(into hasher: inout Hasher) {
-        self.bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    package init(_ slice: ArraySlice<UInt8>) {
+        let bytes = Array(slice)
+        self.bytes = bytes
+        self.digest = bytes.withUnsafeBytes(Self.digest)
     }
 
-    package static func == (a: RowBytes, b: RowBytes) -> Bool { a.bytes == b.bytes }
+    /// A fast 64-bit mix of the bytes (not cryptographic: the payload's SHA-256 was checked before).
+    static func digest(_ raw: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(raw.count)
+        var i = 0
+        while i + 8 <= raw.count {
+            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < raw.count {
+            tail |= UInt64(raw[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+        return h ^ (h >> 29)
+    }
+
+    package func hash(into hasher: inout Hasher) { hasher.combine(self.digest) }
+
+    package static func == (a: RowBytes, b: RowBytes) -> Bool { a.digest == b.digest && a.bytes == b.bytes }
 }
 
 /// A decoded snapshot plus what the next decode may reuse: every row's bytes with its entity.
