@@ -26,6 +26,7 @@ package enum ConfigValidator {
         }
         for schema in EntityRegistry.all {
             let freshIDs = fresh?[schema.name]
+            let foreignKeys = schema.foreignKeys
             let alwaysCheck = Self.contextDependent.contains(schema.name)
             for entity in content[schema.name] {
                 let id = entity["id"]?.stringValue ?? "?"
@@ -49,7 +50,7 @@ package enum ConfigValidator {
                     if all.isEmpty { schema.check(result, context, &all) }
                 }
                 if !all.isEmpty { fail(all.lines.joined(separator: "; ")) }
-                for fk in schema.foreignKeys {
+                for fk in foreignKeys {
                     guard let ref = entity[fk.field], !ref.isNull else { continue }
                     guard let target = ref["id"]?.stringValue, known[fk.reference]?.contains(target) == true else {
                         fail("\(fk.field) references a missing \(fk.reference) entity")
