@@ -87,6 +87,7 @@ let package = Package(
                            .product(name: "NIOTestUtils", package: "swift-nio")],
             swiftSettings: settings
         ),
+        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "GatewayModel"], swiftSettings: settings),
         .testTarget(name: "IntegrationTests", dependencies: ["GatewayModel"], swiftSettings: settings),
     ]
 )

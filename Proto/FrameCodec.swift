@@ -64,11 +64,12 @@ package struct ClusterFrameEncoder: MessageToByteEncoder {
 /// The cluster protocol on a channel: frame decoder and encoder, wrapped for async use.
 package enum ClusterChannel {
     /// Must be called on the channel's event loop (from a bootstrap's channel initializer).
-    package static func configure(_ channel: any Channel, maxFrame: Int) throws
-        -> NIOAsyncChannel<ClusterMessage, ClusterMessage>
-    {
+    package static func configure(
+        _ channel: any Channel, maxFrame: Int,
+        configuration: NIOAsyncChannel<ClusterMessage, ClusterMessage>.Configuration = .init()
+    ) throws -> NIOAsyncChannel<ClusterMessage, ClusterMessage> {
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ClusterFrameDecoder(maxFrameSize: maxFrame)))
         try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(ClusterFrameEncoder()))
-        return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
+        return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: configuration)
     }
 }

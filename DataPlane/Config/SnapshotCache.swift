@@ -22,6 +22,13 @@ package struct SnapshotCache: Sendable {
         package var hash: String
         package var size: Int
         package var compressed: [UInt8]
+
+        package init(version: Int64, hash: String, size: Int, compressed: [UInt8]) {
+            self.version = version
+            self.hash = hash
+            self.size = size
+            self.compressed = compressed
+        }
     }
 
     package func prepare() throws {

@@ -199,3 +199,51 @@ import Testing
         #expect(throws: GatewayError.self) { try SocketPath.prepare("/tmp/" + String(repeating: "x", count: 120)) }
     }
 }
+
+@Suite struct SlowDataPlaneTests {
+    @Test func aStalledDataPlaneDelaysNobodyAndLaterGetsOnlyTheNewest() async throws {
+        try await AdminHarness().run { admin, cp in
+            // Snapshots of a few hundred KiB (ids compress badly): a couple of them fill a stalled socket.
+            let consumers: [JSON] = (0..<4000).map { i in
+                ["username": .string("user-\(i)"), "custom_id": .string(UUIDString.random() + UUIDString.random())]
+            }
+            let imported = try await admin.json(.post, "/config", ["_format_version": "3.0", "consumers": .array(consumers)])
+            #expect(imported.status == 201)
+            _ = try await cp.builder.buildIfNeeded()
+
+            let slow = try await TestDataPlane.connect(cp.socketPath, paused: true)
+            try await slow.send(TestDataPlane.hello(id: "slow"))
+            let fast = try await TestDataPlane.connect(cp.socketPath)
+            try await fast.send(TestDataPlane.hello(id: "fast"))
+            guard case .welcome? = try await fast.next() else { throw TestFailure("no welcome") }
+
+            var last: Int64 = 0
+            for i in 0..<8 {
+                _ = try await admin.json(.post, "/consumers", ["username": .string("extra-\(i)")])
+                let newest = try await cp.builder.buildIfNeeded()
+                // The fast data plane gets every version promptly although the slow one reads nothing.
+                var got: Int64 = -1
+                while got < newest.version {
+                    guard case .snapshot(let s)? = try await fast.next(timeout: .seconds(5)) else {
+                        throw TestFailure("fast data plane starved")
+                    }
+                    got = s.version
+                }
+                last = newest.version
+            }
+
+            slow.resume()
+            var versions: [Int64] = []
+            while versions.last != last {
+                let message = try await slow.next(timeout: .seconds(10))
+                if case .snapshot(let s)? = message { versions.append(s.version) }
+                if message == nil { break }
+            }
+            #expect(versions.last == last)
+            // What was in flight when it stalled, then straight to the newest: superseded versions were dropped.
+            #expect(versions.count <= 3, "the stalled data plane received \(versions)")
+            await slow.close()
+            await fast.close()
+        }
+    }
+}

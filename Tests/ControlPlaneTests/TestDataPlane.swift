@@ -8,8 +8,13 @@ import NIOPosix
 struct TestDataPlane: Sendable {
     let channel: NIOAsyncChannel<ClusterMessage, ClusterMessage>
     let inbox: AsyncThrowingStream<ClusterMessage, any Error>
+    private let pump: @Sendable () -> Void
 
-    static func connect(_ path: String, maxFrame: Int = 1 << 28) async throws -> TestDataPlane {
+    /// Starts reading, for a data plane connected with `paused: true` (until then nothing is read, so the
+    /// socket buffers fill up like those of a stalled data plane).
+    func resume() { self.pump() }
+
+    static func connect(_ path: String, maxFrame: Int = 1 << 28, paused: Bool = false) async throws -> TestDataPlane {
         // The socket appears once the cluster service runs; wait for it (bounded).
         let deadline = ContinuousClock.now + .seconds(10)
         while !FileManager.default.fileExists(atPath: path), ContinuousClock.now < deadline {
@@ -18,20 +23,25 @@ struct TestDataPlane: Sendable {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(unixDomainSocketPath: path) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try ClusterChannel.configure(channel, maxFrame: maxFrame)
+                    // Read at most one message ahead of the test, so a paused data plane stalls like a real one.
+                    try ClusterChannel.configure(channel, maxFrame: maxFrame, configuration: .init(
+                        backPressureStrategy: .init(lowWatermark: 1, highWatermark: 1)))
                 }
             }
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: ClusterMessage.self)
         let inbound = channel.inbound
-        Task {
-            do {
-                for try await m in inbound { continuation.yield(m) }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
+        let pump: @Sendable () -> Void = {
+            Task {
+                do {
+                    for try await m in inbound { continuation.yield(m) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
             }
         }
-        return TestDataPlane(channel: channel, inbox: stream)
+        if !paused { pump() }
+        return TestDataPlane(channel: channel, inbox: stream, pump: pump)
     }
 
     static func hello(id: String = UUID().uuidString, hash: String? = nil, version: Int64? = nil,
