@@ -41,8 +41,7 @@ struct ControlPlaneCommand: AsyncParsableCommand {
         "Cluster heartbeat interval in milliseconds (a data plane silent for 3 intervals is stale)", "heartbeat-interval")))
     var heartbeatInterval: Int = Environment.int("heartbeat-interval", default: 1000)
 
-    @Option(help: ArgumentHelp(Environment.help("Log level: trace, debug, info, notice, warning, error", "log-level")))
-    var logLevel: String = Environment.string("log-level", default: "info")
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard ListenAddress(self.adminListen) != nil else {
@@ -54,19 +53,10 @@ struct ControlPlaneCommand: AsyncParsableCommand {
         guard (50...60_000).contains(self.heartbeatInterval) else {
             throw ValidationError("--heartbeat-interval must be between 50 and 60000 milliseconds")
         }
-        guard Logger.Level(rawValue: self.logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: self.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "portcullis.control-plane")
+        let logger = self.logging.bootstrap(label: "portcullis.control-plane")
         guard let listen = ListenAddress(self.adminListen) else { throw ExitCode.validationFailure }
 
         var config = ControlPlaneConfiguration()

@@ -36,8 +36,7 @@ struct DataPlaneCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Environment.help("Event loops serving the proxy port", "workers")))
     var workers: Int = Environment.int("workers", default: System.coreCount)
 
-    @Option(help: ArgumentHelp(Environment.help("Log level: trace, debug, info, notice, warning, error", "log-level")))
-    var logLevel: String = Environment.string("log-level", default: "info")
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard ListenAddress(self.proxyListen) != nil else {
@@ -49,19 +48,10 @@ struct DataPlaneCommand: AsyncParsableCommand {
         guard self.maxFrame >= 1024 else { throw ValidationError("--max-frame must be at least 1024") }
         guard self.maxConfigSize >= 128 else { throw ValidationError("--max-config-size must be at least 128") }
         guard (1...256).contains(self.workers) else { throw ValidationError("--workers must be between 1 and 256") }
-        guard Logger.Level(rawValue: self.logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: self.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "portcullis.data-plane")
+        let logger = self.logging.bootstrap(label: "portcullis.data-plane")
         guard let proxy = ListenAddress(self.proxyListen), let status = ListenAddress(self.statusListen) else {
             throw ExitCode.validationFailure
         }

@@ -34,8 +34,7 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Environment.help("Directory for the data planes' caches", "state-dir")))
     var stateDir: String = Environment.string("state-dir", default: "./.portcullis")
 
-    @Option(help: ArgumentHelp(Environment.help("Log level passed to every process", "log-level")))
-    var logLevel: String = Environment.string("log-level", default: "info")
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard (1...64).contains(self.dataPlanes) else { throw ValidationError("--data-planes must be between 1 and 64") }
@@ -51,7 +50,8 @@ struct UpCommand: AsyncParsableCommand {
             throw ExitCode.validationFailure
         }
         // The supervisor reads the children's "listening on" lines (logged at notice): never hide them.
-        let childLevel = ["warning", "error", "critical"].contains(self.logLevel) ? "notice" : self.logLevel
+        let level = self.logging.logLevel
+        let childLevel = ["warning", "error", "critical"].contains(level) ? "notice" : level
         let supervisor = Supervisor(executable: Supervisor.selfExecutable())
         supervisor.installSignalHandlers()
 
