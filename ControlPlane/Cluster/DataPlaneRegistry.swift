@@ -135,6 +135,29 @@ package final class DataPlaneRegistry: Sendable {
         }
     }
 
+    /// Whether at least one data plane is connected and every connected one serves `version` or newer.
+    package func converged(on version: Int64) -> Bool {
+        self.records.withLock { records in
+            let connected = records.values.filter(\.connected)
+            return !connected.isEmpty && connected.allSatisfy { ($0.appliedVersion ?? -1) >= version }
+        }
+    }
+
+    /// Waits (bounded) until ``converged(on:)``; returns whether it happened. Checks every millisecond, in
+    /// process: cheaper than any client polling over HTTP.
+    package func waitUntilConverged(on version: Int64, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !self.converged(on: version) {
+            guard ContinuousClock.now < deadline else { return false }
+            do {
+                try await Task.sleep(for: .milliseconds(1))
+            } catch {
+                return false
+            }
+        }
+        return true
+    }
+
     /// Convergence summary for `GET /clustering/status`.
     package func summary(newest: SnapshotInfo?) -> JSON {
         let rows = self.snapshot(newest: newest)

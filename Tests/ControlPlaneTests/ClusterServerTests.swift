@@ -52,6 +52,12 @@ import Testing
             let status = try await admin.get("/clustering/status")
             #expect(status["converged"] == true)
             #expect(status["data_planes"]?["normal"] == 1)
+            let waited = try await admin.get("/clustering/status?wait_for_version=\(next.version)&timeout_ms=2000")
+            #expect(waited["reached"] == true)
+            let future = try await admin.get("/clustering/status?wait_for_version=\(next.version + 100)&timeout_ms=50")
+            #expect(future["reached"] == false)
+            #expect((future["waited_ms"]?.doubleValue ?? 0) >= 50)
+            #expect(try await admin.get("/clustering/status?wait_for_version=x").status == 400)
 
             await dp.close()
             try await Self.eventually {
