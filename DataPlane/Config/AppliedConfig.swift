@@ -13,13 +13,16 @@ package final class AppliedConfig: Sendable {
     package let source: Source
     /// The decoded rows, reused by the next snapshot's decode for every row that did not change.
     let decoded: DecodedSnapshot?
+    /// The routes, compiled for matching.
+    package let router: Router
 
     package enum Source: String, Sendable {
         case controlPlane = "control_plane"
         case cache
     }
 
-    init(version: Int64, hash: String, decoded: DecodedSnapshot, appliedAt: Double, source: Source) {
+    init(version: Int64, hash: String, decoded: DecodedSnapshot, router: Router, appliedAt: Double, source: Source) {
+        self.router = router
         self.version = version
         self.hash = hash
         self.content = decoded.content
@@ -68,7 +71,13 @@ package enum SnapshotDecoder {
         guard problems.isEmpty else {
             throw ApplyError("snapshot \(version) is invalid: " + problems.joined(separator: "; "))
         }
-        return AppliedConfig(version: version, hash: hash, decoded: decoded, appliedAt: Date().timeIntervalSince1970,
-                             source: source)
+        let router: Router
+        do {
+            router = try Router(content: decoded.content)
+        } catch {
+            throw ApplyError("snapshot \(version) cannot be compiled: \(error.description)")
+        }
+        return AppliedConfig(version: version, hash: hash, decoded: decoded, router: router,
+                             appliedAt: Date().timeIntervalSince1970, source: source)
     }
 }

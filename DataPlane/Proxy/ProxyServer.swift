@@ -8,8 +8,8 @@ package import ServiceLifecycle
 /// The proxy listener (`--proxy-listen`), shared between data planes with SO_REUSEPORT.
 ///
 /// This build answers from the applied configuration without contacting upstreams yet: 503 with a JSON reason
-/// while no configuration is applied (never a hang), Kong's 404 when no route matches, and 501 naming the
-/// matched route otherwise. Forwarding to upstream services is the data-plane proxy's work.
+/// while no configuration is applied (never a hang), Kong's 404 when no route matches (Kong's router, see
+/// ``Router``), and 501 naming the matched route otherwise. Forwarding to upstream services comes next.
 package final class ProxyServer: Service, Sendable {
     private let host: String
     private let port: Int
@@ -96,10 +96,14 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let config = self.state.config else {
             return (.serviceUnavailable, Self.noConfiguration)
         }
-        guard let route = NaiveRouteMatch.first(in: config.content, head: head) else {
+        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "/"
+        let headers = head.headers
+        guard let match = config.router.match(method: head.method.rawValue, host: headers.first(name: "host"),
+                                              path: path, defaultPort: 80, header: { headers[canonicalForm: $0].map(String.init) })
+        else {
             return (.notFound, Self.noRoute)
         }
-        let name = route["name"]?.stringValue ?? route["id"]?.stringValue ?? "?"
+        let name = match.route.name ?? match.route.id
         return (.notImplemented, JSONWriter.bytes([
             "message": .string("route '\(name)' matched; forwarding to upstream services is not in this build"),
         ]))
@@ -111,30 +115,3 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     static let noRoute = JSONWriter.bytes(["message": "no Route matched with those values"])
 }
 
-/// First-match routing on paths (plain prefixes), hosts (exact) and methods, enough to tell matched from
-/// unmatched requests; Kong's priority rules belong to the data-plane router.
-enum NaiveRouteMatch {
-    static func first(in content: ConfigContent, head: HTTPRequestHead) -> [String: JSON]? {
-        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
-        let host = head.headers.first(name: "host")?.split(separator: ":").first.map(String.init)?.lowercased()
-        for route in content["routes"] {
-            if let methods = route["methods"]?.arrayValue, !methods.isEmpty,
-                !methods.contains(.string(head.method.rawValue))
-            {
-                continue
-            }
-            if let hosts = route["hosts"]?.arrayValue, !hosts.isEmpty,
-                !hosts.contains(where: { $0.stringValue?.lowercased() == host })
-            {
-                continue
-            }
-            if let paths = route["paths"]?.arrayValue, !paths.isEmpty,
-                !paths.contains(where: { p in p.stringValue.map { !$0.hasPrefix("~") && path.hasPrefix($0) } ?? false })
-            {
-                continue
-            }
-            return route
-        }
-        return nil
-    }
-}

@@ -11,8 +11,8 @@ import NIOCore
 /// - `GET /status/ready`: 200 once a configuration is applied, 503 before (so a load balancer only sends
 ///   traffic to data planes that can route it).
 package enum StatusServer {
-    package static func router(state: ConfigState, nodeID: String) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    package static func router(state: ConfigState, nodeID: String) -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router(context: BasicRequestContext.self)
         router.get("/status") { _, _ -> Response in
             let config = state.config
             let link = state.linkState

@@ -1,0 +1,116 @@
+import Foundation
+package import GatewayModel
+
+/// A route prepared for matching: everything derived from its entity once, when a snapshot is compiled.
+package final class CompiledRoute: Sendable {
+    package let id: String
+    package let name: String?
+    package let serviceID: String?
+    package let protocols: Set<String>
+    /// nil: any method.
+    let methods: Set<String>?
+    /// Lowercased plain hosts, `host` or `host:port`.
+    let plainHosts: [String]
+    /// Lowercased wildcard hosts (`*.example.com`, `example.*`).
+    let wildcardHosts: [String]
+    /// Header name (lowercased) → accepted values (lowercased); every name must match one of its values.
+    let headers: [(name: String, values: Set<String>)]
+    /// Normalised plain path prefixes.
+    let plainPaths: [String]
+    let regexPaths: [NSRegularExpression]
+    package let stripPath: Bool
+    package let preserveHost: Bool
+    package let regexPriority: Int64
+    package let httpsRedirectStatus: Int
+    /// How many of Kong's attribute kinds the route sets (methods, hosts, headers, paths, snis).
+    let kinds: Int
+    /// Position in the snapshot (routes sorted by id): the final, deterministic tie-break.
+    let serial: Int
+    package let entity: [String: JSON]
+
+    init(_ entity: [String: JSON], serial: Int) throws(RouterError) {
+        self.entity = entity
+        self.serial = serial
+        self.id = entity["id"]?.stringValue ?? ""
+        self.name = entity["name"]?.stringValue
+        self.serviceID = entity["service"]?["id"]?.stringValue
+        self.protocols = Set((entity["protocols"]?.arrayValue ?? ["http", "https"]).compactMap(\.stringValue))
+        let methods = (entity["methods"]?.arrayValue ?? []).compactMap(\.stringValue)
+        self.methods = methods.isEmpty ? nil : Set(methods)
+        let hosts = (entity["hosts"]?.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() }
+        self.plainHosts = hosts.filter { !$0.contains("*") }
+        self.wildcardHosts = hosts.filter { $0.contains("*") }
+        var headers: [(String, Set<String>)] = []
+        for (name, values) in entity["headers"]?.objectValue ?? [:] {
+            headers.append((name.lowercased(), Set((values.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() })))
+        }
+        self.headers = headers.sorted { $0.0 < $1.0 }
+        var plain: [String] = []
+        var regexes: [NSRegularExpression] = []
+        for p in (entity["paths"]?.arrayValue ?? []).compactMap(\.stringValue) {
+            if p.hasPrefix("~") {
+                do {
+                    // Anchored at the start, as Kong's router does.
+                    regexes.append(try NSRegularExpression(pattern: "^(?:" + p.dropFirst() + ")"))
+                } catch {
+                    throw RouterError(message: "route \(self.name ?? self.id): invalid regex path '\(p)'")
+                }
+            } else {
+                plain.append(PathNormalizer.normalize(Substring(p)))
+            }
+        }
+        self.plainPaths = plain.sorted { $0.count > $1.count }
+        self.regexPaths = regexes
+        self.stripPath = entity["strip_path"]?.boolValue ?? true
+        self.preserveHost = entity["preserve_host"]?.boolValue ?? false
+        self.regexPriority = entity["regex_priority"]?.intValue ?? 0
+        self.httpsRedirectStatus = Int(entity["https_redirect_status_code"]?.intValue ?? 426)
+        var kinds = 0
+        for f in ["methods", "hosts", "headers", "paths", "snis"] {
+            switch entity[f] {
+            case .array(let a)? where !a.isEmpty: kinds += 1
+            case .object(let o)? where !o.isEmpty: kinds += 1
+            default: break
+            }
+        }
+        self.kinds = kinds
+    }
+
+    /// Methods and headers (hosts and paths are matched through the router's indexes).
+    func matchesMethodAndHeaders(method: String, header: (String) -> [String]) -> Bool {
+        if let methods = self.methods, !methods.contains(method) { return false }
+        for (name, values) in self.headers {
+            let given = header(name)
+            guard given.contains(where: { values.contains($0.lowercased()) }) else { return false }
+        }
+        return true
+    }
+}
+
+/// Why a snapshot's routes cannot be compiled.
+package struct RouterError: Error, Sendable, CustomStringConvertible {
+    package var message: String
+    package var description: String { self.message }
+}
+
+/// The priority of one way a route can match (a route with several paths has several), after Kong's
+/// `traditional_compatible` rules; smaller sorts first and wins.
+struct RouteRank: Comparable, Sendable {
+    var kinds: Int          // more attribute kinds first
+    var wildcardHost: Int   // plain hosts only (0) before any wildcard (1)
+    var headers: Int        // more headers first
+    var regex: Int          // regex paths (0) before plain ones (1)
+    var regexPriority: Int64
+    var pathLength: Int     // longer plain paths first
+    var serial: Int
+
+    static func < (a: RouteRank, b: RouteRank) -> Bool {
+        if a.kinds != b.kinds { return a.kinds > b.kinds }
+        if a.wildcardHost != b.wildcardHost { return a.wildcardHost < b.wildcardHost }
+        if a.headers != b.headers { return a.headers > b.headers }
+        if a.regex != b.regex { return a.regex < b.regex }
+        if a.regexPriority != b.regexPriority { return a.regexPriority > b.regexPriority }
+        if a.pathLength != b.pathLength { return a.pathLength > b.pathLength }
+        return a.serial < b.serial
+    }
+}
