@@ -73,6 +73,9 @@ let package = Package(
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")],
             swiftSettings: settings
         ),
+        // A micro-benchmark inside the package (it measures package-internal code): `swift run -c release router-bench`.
+        .executableTarget(name: "router-bench", dependencies: ["DataPlane", "GatewayModel"], path: "Benchmarks/RouterBench",
+                          swiftSettings: settings),
         .testTarget(name: "GatewayModelTests", dependencies: ["GatewayModel"], swiftSettings: settings),
         .testTarget(
             name: "ControlPlaneTests",

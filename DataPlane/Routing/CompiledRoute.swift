@@ -18,6 +18,9 @@ package final class CompiledRoute: Sendable {
     /// Normalised plain path prefixes.
     let plainPaths: [String]
     let regexPaths: [NSRegularExpression]
+    /// For each regex path, the literal text every match starts with ("" when none): the router only tries
+    /// the regex on paths that start with it.
+    let regexPrefixes: [String]
     package let stripPath: Bool
     package let preserveHost: Bool
     package let regexPriority: Int64
@@ -47,11 +50,13 @@ package final class CompiledRoute: Sendable {
         self.headers = headers.sorted { $0.0 < $1.0 }
         var plain: [String] = []
         var regexes: [NSRegularExpression] = []
+        var prefixes: [String] = []
         for p in (entity["paths"]?.arrayValue ?? []).compactMap(\.stringValue) {
             if p.hasPrefix("~") {
                 do {
                     // Anchored at the start, as Kong's router does.
                     regexes.append(try NSRegularExpression(pattern: "^(?:" + p.dropFirst() + ")"))
+                    prefixes.append(Self.literalPrefix(of: p.dropFirst()))
                 } catch {
                     throw RouterError(message: "route \(self.name ?? self.id): invalid regex path '\(p)'")
                 }
@@ -61,6 +66,7 @@ package final class CompiledRoute: Sendable {
         }
         self.plainPaths = plain.sorted { $0.count > $1.count }
         self.regexPaths = regexes
+        self.regexPrefixes = prefixes
         self.stripPath = entity["strip_path"]?.boolValue ?? true
         self.preserveHost = entity["preserve_host"]?.boolValue ?? false
         self.regexPriority = entity["regex_priority"]?.intValue ?? 0
@@ -74,6 +80,23 @@ package final class CompiledRoute: Sendable {
             }
         }
         self.kinds = kinds
+    }
+
+    /// The literal characters a regex must match first: up to the first metacharacter, minus a last character
+    /// a quantifier makes optional. Alternation anywhere makes it "" (no prefix can be assumed).
+    static func literalPrefix(of pattern: Substring) -> String {
+        if pattern.contains("|") { return "" }
+        var out: [Character] = []
+        var chars = pattern.makeIterator()
+        while let c = chars.next() {
+            if c.isLetter || c.isNumber || c == "/" || c == "-" || c == "_" || c == "~" || c == "%" || c == "=" || c == "," || c == ":" || c == "@" {
+                out.append(c)
+                continue
+            }
+            if c == "?" || c == "*" || c == "{" { if !out.isEmpty { out.removeLast() } }
+            break
+        }
+        return String(out)
     }
 
     /// Methods and headers (hosts and paths are matched through the router's indexes).

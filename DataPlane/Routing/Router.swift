@@ -21,15 +21,18 @@ package final class Router: Sendable {
         let plain: [String: [(Int, RouteRank)]]
         /// Distinct prefix lengths, longest first.
         let lengths: [Int]
-        /// (route index, regex index, rank), best rank first.
-        let regex: [(Int, Int, RouteRank)]
+        /// Regexes by their literal prefix: prefix → (route index, regex index, rank), best rank first.
+        let regex: [String: [(Int, Int, RouteRank)]]
+        /// Distinct regex prefix lengths, longest first (0 = regexes without a literal prefix).
+        let regexLengths: [Int]
         /// Routes without paths, best rank first.
         let pathless: [(Int, RouteRank)]
 
-        init(plain: [String: [(Int, RouteRank)]], regex: [(Int, Int, RouteRank)], pathless: [(Int, RouteRank)]) {
+        init(plain: [String: [(Int, RouteRank)]], regex: [String: [(Int, Int, RouteRank)]], pathless: [(Int, RouteRank)]) {
             self.plain = plain.mapValues { $0.sorted { $0.1 < $1.1 } }
             self.lengths = Set(plain.keys.map(\.utf8.count)).sorted(by: >)
-            self.regex = regex.sorted { $0.2 < $1.2 }
+            self.regex = regex.mapValues { $0.sorted { $0.2 < $1.2 } }
+            self.regexLengths = Set(regex.keys.map(\.utf8.count)).sorted(by: >)
             self.pathless = pathless.sorted { $0.1 < $1.1 }
         }
     }
@@ -46,7 +49,7 @@ package final class Router: Sendable {
 
         struct Builder {
             var plain: [String: [(Int, RouteRank)]] = [:]
-            var regex: [(Int, Int, RouteRank)] = []
+            var regex: [String: [(Int, Int, RouteRank)]] = [:]
             var pathless: [(Int, RouteRank)] = []
         }
         var exact: [String: Builder] = [:]
@@ -64,11 +67,11 @@ package final class Router: Sendable {
                 rank.pathLength = p.utf8.count
                 b.plain[p, default: []].append((i, rank))
             }
-            for (n, _) in r.regexPaths.enumerated() {
+            for (n, prefix) in r.regexPrefixes.enumerated() {
                 var rank = base
                 rank.regex = 0
                 rank.regexPriority = r.regexPriority
-                b.regex.append((i, n, rank))
+                b.regex[prefix, default: []].append((i, n, rank))
             }
         }
         for (i, r) in routes.enumerated() {
@@ -109,15 +112,20 @@ package final class Router: Sendable {
                     }
                 }
             }
-            for (i, n, rank) in bucket.regex {
-                if let b = best, !(rank < b.rank) { break }
-                let regex = self.routes[i].regexPaths[n]
-                let ns = normalized as NSString
-                guard let m = regex.firstMatch(in: normalized, range: NSRange(location: 0, length: ns.length)),
-                    let range = Range(m.range, in: normalized)
-                else { continue }
-                if self.routes[i].matchesMethodAndHeaders(method: method, header: header) {
-                    best = (rank, i, normalized[range])
+            // Regexes are only tried on paths that start with their literal prefix.
+            for length in bucket.regexLengths where length <= utf8.count {
+                let key = String(normalized[..<utf8.index(utf8.startIndex, offsetBy: length)])
+                for (i, n, rank) in bucket.regex[key] ?? [] {
+                    if let b = best, !(rank < b.rank) { break }
+                    let regex = self.routes[i].regexPaths[n]
+                    let ns = normalized as NSString
+                    guard let m = regex.firstMatch(in: normalized, range: NSRange(location: 0, length: ns.length)),
+                        let range = Range(m.range, in: normalized)
+                    else { continue }
+                    if self.routes[i].matchesMethodAndHeaders(method: method, header: header) {
+                        best = (rank, i, normalized[range])
+                        break
+                    }
                 }
             }
             for (i, rank) in bucket.pathless {

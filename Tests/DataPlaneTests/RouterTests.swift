@@ -89,6 +89,19 @@ import Testing
         #expect(Self.name(r, "/users/42/x") == "plain")
     }
 
+    @Test func regexesWithAndWithoutLiteralPrefixes() throws {
+        let r = try Self.router([
+            Self.route("optional-s", paths: ["~/users?/\\d+$"]),
+            Self.route("alternation", paths: ["~/(cats|dogs)/\\d+$"]),
+            Self.route("dot", paths: ["~/v1.0/x"]),
+        ])
+        #expect(Self.name(r, "/user/1") == "optional-s")
+        #expect(Self.name(r, "/users/1") == "optional-s")
+        #expect(Self.name(r, "/dogs/3") == "alternation")
+        #expect(Self.name(r, "/v1x0/x") == "dot")
+        #expect(Self.name(r, "/birds/3") == nil)
+    }
+
     @Test func pathNormalisation() throws {
         #expect(PathNormalizer.normalize("//a/./b/../c") == "/a/c")
         #expect(PathNormalizer.normalize("/a/%7euser") == "/a/~user")
