@@ -24,6 +24,7 @@ demo: debug
 bench: build
 	./Benchmarks/admin-writes
 	./Benchmarks/propagation
+	$(SWIFT) run -c release router-bench 100000 500000
 
 clean:
 	rm -rf .build .portcullis
