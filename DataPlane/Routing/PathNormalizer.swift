@@ -2,6 +2,7 @@
 /// decoded, the others upper-cased, dot segments removed (RFC 3986 §5.2.4) and repeated slashes merged.
 package enum PathNormalizer {
     package static func normalize(_ path: Substring) -> String {
+        if self.isNormal(path) { return String(path) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(path.utf8.count)
         var u = Array(path.utf8)
@@ -29,6 +30,23 @@ package enum PathNormalizer {
             i += 1
         }
         return removeDotSegments(bytes)
+    }
+
+    /// Most request paths need no work: they start with "/", have no percent-encoding, no "//" and no dot
+    /// segment.
+    static func isNormal(_ path: Substring) -> Bool {
+        var previous: UInt8 = 0
+        var first = true
+        for c in path.utf8 {
+            if first {
+                guard c == UInt8(ascii: "/") else { return false }
+                first = false
+            }
+            if c == UInt8(ascii: "%") { return false }
+            if previous == UInt8(ascii: "/"), c == UInt8(ascii: "/") || c == UInt8(ascii: ".") { return false }
+            previous = c
+        }
+        return !first
     }
 
     static func isUnreserved(_ c: UInt8) -> Bool {

@@ -39,6 +39,8 @@ package final class Router: Sendable {
 
     package let routes: [CompiledRoute]
     let exactHosts: [String: Bucket]
+    /// Whether any exact host names a port (`host:port`); when none does, requests skip that lookup.
+    let portHosts: Bool
     let wildcardHosts: [(pattern: String, bucket: Bucket)]
     let anyHost: Bucket
 
@@ -79,6 +81,7 @@ package final class Router: Sendable {
             for h in r.plainHosts { add(&exact[h, default: Builder()], i, r) }
             for h in r.wildcardHosts { add(&wild[h, default: Builder()], i, r) }
         }
+        self.portHosts = exact.keys.contains { $0.hasPrefix("[") ? $0.contains("]:") : $0.contains(":") }
         self.exactHosts = exact.mapValues { Bucket(plain: $0.plain, regex: $0.regex, pathless: $0.pathless) }
         self.wildcardHosts = wild.map { ($0.key, Bucket(plain: $0.value.plain, regex: $0.value.regex, pathless: $0.value.pathless)) }
             .sorted { $0.pattern < $1.pattern }
@@ -137,22 +140,21 @@ package final class Router: Sendable {
             }
         }
 
-        if let host {
+        if let host, !self.exactHosts.isEmpty || !self.wildcardHosts.isEmpty {
             let h = host.lowercased()
             let bare: Substring
-            let withPort: String
             if h.hasPrefix("["), let close = h.firstIndex(of: "]") {
                 bare = h[...close]
-                withPort = h.count > bare.count ? h : "\(h):\(defaultPort)"
             } else if let colon = h.lastIndex(of: ":") {
                 bare = h[..<colon]
-                withPort = h
             } else {
                 bare = h[...]
-                withPort = "\(h):\(defaultPort)"
             }
             if let b = self.exactHosts[String(bare)] { consider(b) }
-            if let b = self.exactHosts[withPort] { consider(b) }
+            if self.portHosts {
+                let withPort = h.count > bare.count ? h : "\(h):\(defaultPort)"
+                if let b = self.exactHosts[withPort] { consider(b) }
+            }
             for (pattern, bucket) in self.wildcardHosts where Self.wildcard(pattern, matches: bare) { consider(bucket) }
         }
         consider(self.anyHost)
