@@ -1,16 +1,16 @@
-/// The canonical bytes of one entity row; equal bytes mean an equal (already decoded, already validated) entity.
-///
-/// The digest is computed once, word by word, when the row is cut out of the payload; dictionary lookups then
-/// hash one integer and compare bytes only on a digest match.
-package struct RowBytes: Hashable, Sendable {
-    package let bytes: [UInt8]
-    let digest: UInt64
+import Foundation
 
-    package init(_ slice: ArraySlice<UInt8>) {
-        let bytes = Array(slice)
-        self.bytes = bytes
-        self.digest = bytes.withUnsafeBytes(Self.digest)
-    }
+/// One decoded row kept for the next decode: its canonical bytes and the (validated) entity they encode.
+package struct StoredRow: Sendable {
+    package let bytes: [UInt8]
+    package let entity: [String: JSON]
+}
+
+/// Decoded rows by a digest of their bytes; a lookup compares bytes only on a digest match and copies nothing.
+package struct RowIndex: Sendable {
+    private var buckets: [UInt64: [StoredRow]] = [:]
+
+    package init() {}
 
     /// A fast 64-bit mix of the bytes (not cryptographic: the payload's SHA-256 was checked before).
     static func digest(_ raw: UnsafeRawBufferPointer) -> UInt64 {
@@ -33,15 +33,28 @@ package struct RowBytes: Hashable, Sendable {
         return h ^ (h >> 29)
     }
 
-    package func hash(into hasher: inout Hasher) { hasher.combine(self.digest) }
+    func find(_ slice: ArraySlice<UInt8>, digest: UInt64) -> StoredRow? {
+        guard let candidates = self.buckets[digest] else { return nil }
+        return slice.withUnsafeBytes { raw in
+            candidates.first { row in
+                row.bytes.count == raw.count
+                    && row.bytes.withUnsafeBytes { stored in
+                        guard let a = stored.baseAddress, let b = raw.baseAddress else { return raw.count == 0 }
+                        return memcmp(a, b, raw.count) == 0
+                    }
+            }
+        }
+    }
 
-    package static func == (a: RowBytes, b: RowBytes) -> Bool { a.digest == b.digest && a.bytes == b.bytes }
+    mutating func insert(_ row: StoredRow, digest: UInt64) { self.buckets[digest, default: []].append(row) }
+
+    package var count: Int { self.buckets.values.reduce(0) { $0 + $1.count } }
 }
 
 /// A decoded snapshot plus what the next decode may reuse: every row's bytes with its entity.
 package struct DecodedSnapshot: Sendable {
     package let content: ConfigContent
-    package let rows: [String: [RowBytes: [String: JSON]]]
+    package let rows: [String: RowIndex]
     /// Per type, the ids of entities parsed in this decode (the others were reused unchanged).
     package let fresh: [String: Set<String>]
 }
@@ -55,7 +68,7 @@ package enum IncrementalDecoder {
     {
         var scanner = RowScanner(payload)
         var entities: [String: [[String: JSON]]] = [:]
-        var rows: [String: [RowBytes: [String: JSON]]] = [:]
+        var rows: [String: RowIndex] = [:]
         var fresh: [String: Set<String>] = [:]
         var trusted: [String] = []
         do throws(JSONParseError) {
@@ -64,22 +77,23 @@ package enum IncrementalDecoder {
                 repeat {
                     let key = try scanner.key()
                     if EntityRegistry.schema(key) != nil {
-                        let before = previous?.rows[key] ?? [:]
+                        let before = previous?.rows[key] ?? RowIndex()
                         var list: [[String: JSON]] = []
-                        var index: [RowBytes: [String: JSON]] = [:]
+                        var index = RowIndex()
                         var parsed = Set<String>()
                         try scanner.elements { slice throws(JSONParseError) in
-                            let row = RowBytes(slice)
-                            if let entity = before[row] {
-                                list.append(entity)
-                                index[row] = entity
+                            let digest = slice.withUnsafeBytes(RowIndex.digest)
+                            if let row = before.find(slice, digest: digest) {
+                                list.append(row.entity)
+                                index.insert(row, digest: digest)
                                 return
                             }
-                            guard case .object(let entity) = try JSONParser.parse(row.bytes) else {
+                            let bytes = Array(slice)
+                            guard case .object(let entity) = try JSONParser.parse(bytes) else {
                                 throw JSONParseError(reason: "\(key) row is not an object", offset: 0)
                             }
                             list.append(entity)
-                            index[row] = entity
+                            index.insert(StoredRow(bytes: bytes, entity: entity), digest: digest)
                             if let id = entity["id"]?.stringValue { parsed.insert(id) }
                         }
                         entities[key] = list
