@@ -4,13 +4,20 @@ import Foundation
 package struct StoredRow: Sendable {
     package let bytes: [UInt8]
     package let entity: [String: JSON]
+
+    package init(bytes: [UInt8], entity: [String: JSON]) {
+        self.bytes = bytes
+        self.entity = entity
+    }
 }
 
 /// Decoded rows by a digest of their bytes; a lookup compares bytes only on a digest match and copies nothing.
+/// Rows whose digest collides with another's (different bytes) go to a small overflow list.
 package struct RowIndex: Sendable {
-    private var buckets: [UInt64: [StoredRow]] = [:]
+    private var primary: [UInt64: StoredRow] = [:]
+    private var overflow: [(UInt64, StoredRow)] = []
 
-    package init() {}
+    package init(capacity: Int = 0) { self.primary.reserveCapacity(capacity) }
 
     /// A fast 64-bit mix of the bytes (not cryptographic: the payload's SHA-256 was checked before).
     static func digest(_ raw: UnsafeRawBufferPointer) -> UInt64 {
@@ -33,22 +40,30 @@ package struct RowIndex: Sendable {
         return h ^ (h >> 29)
     }
 
-    func find(_ slice: ArraySlice<UInt8>, digest: UInt64) -> StoredRow? {
-        guard let candidates = self.buckets[digest] else { return nil }
-        return slice.withUnsafeBytes { raw in
-            candidates.first { row in
-                row.bytes.count == raw.count
-                    && row.bytes.withUnsafeBytes { stored in
-                        guard let a = stored.baseAddress, let b = raw.baseAddress else { return raw.count == 0 }
-                        return memcmp(a, b, raw.count) == 0
-                    }
+    static func same(_ row: StoredRow, _ raw: UnsafeRawBufferPointer) -> Bool {
+        row.bytes.count == raw.count
+            && row.bytes.withUnsafeBytes { stored in
+                guard let a = stored.baseAddress, let b = raw.baseAddress else { return raw.count == 0 }
+                return memcmp(a, b, raw.count) == 0
             }
+    }
+
+    package func find(_ slice: ArraySlice<UInt8>, digest: UInt64) -> StoredRow? {
+        slice.withUnsafeBytes { raw in
+            if let row = self.primary[digest], Self.same(row, raw) { return row }
+            return self.overflow.first { $0.0 == digest && Self.same($0.1, raw) }?.1
         }
     }
 
-    mutating func insert(_ row: StoredRow, digest: UInt64) { self.buckets[digest, default: []].append(row) }
+    package mutating func insert(_ row: StoredRow, digest: UInt64) {
+        if self.primary[digest] == nil {
+            self.primary[digest] = row
+        } else {
+            self.overflow.append((digest, row))
+        }
+    }
 
-    package var count: Int { self.buckets.values.reduce(0) { $0 + $1.count } }
+    package var count: Int { self.primary.count + self.overflow.count }
 }
 
 /// A decoded snapshot plus what the next decode may reuse: every row's bytes with its entity.
@@ -79,7 +94,7 @@ package enum IncrementalDecoder {
                     if EntityRegistry.schema(key) != nil {
                         let before = previous?.rows[key] ?? RowIndex()
                         var list: [[String: JSON]] = []
-                        var index = RowIndex()
+                        var index = RowIndex(capacity: before.count)
                         var parsed = Set<String>()
                         try scanner.elements { slice throws(JSONParseError) in
                             let digest = slice.withUnsafeBytes(RowIndex.digest)
