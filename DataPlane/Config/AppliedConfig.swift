@@ -73,7 +73,8 @@ package enum SnapshotDecoder {
         }
         let router: Router
         do {
-            router = try Router(content: decoded.content)
+            router = try Router(content: decoded.content, previous: previous?.router,
+                                changed: previous == nil ? nil : decoded.fresh["routes"])
         } catch {
             throw ApplyError("snapshot \(version) cannot be compiled: \(error.description)")
         }

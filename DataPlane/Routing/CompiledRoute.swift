@@ -27,13 +27,10 @@ package final class CompiledRoute: Sendable {
     package let httpsRedirectStatus: Int
     /// How many of Kong's attribute kinds the route sets (methods, hosts, headers, paths, snis).
     let kinds: Int
-    /// Position in the snapshot (routes sorted by id): the final, deterministic tie-break.
-    let serial: Int
     package let entity: [String: JSON]
 
-    init(_ entity: [String: JSON], serial: Int) throws(RouterError) {
+    init(_ entity: [String: JSON]) throws(RouterError) {
         self.entity = entity
-        self.serial = serial
         self.id = entity["id"]?.stringValue ?? ""
         self.name = entity["name"]?.stringValue
         self.serviceID = entity["service"]?["id"]?.stringValue

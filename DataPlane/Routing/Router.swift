@@ -38,16 +38,38 @@ package final class Router: Sendable {
     }
 
     package let routes: [CompiledRoute]
+    /// The compiled routes by id, for the next snapshot to reuse.
+    let byID: [String: CompiledRoute]
     let exactHosts: [String: Bucket]
     /// Whether any exact host names a port (`host:port`); when none does, requests skip that lookup.
     let portHosts: Bool
     let wildcardHosts: [(pattern: String, bucket: Bucket)]
     let anyHost: Bucket
 
-    package init(content: ConfigContent) throws(RouterError) {
+    /// Compiles the routes of a configuration.
+    ///
+    /// - Parameters:
+    ///   - previous: the router of the configuration served now;
+    ///   - changed: ids of routes that are new or changed since then. Other routes are taken from `previous`
+    ///     as they were compiled; without `changed`, every route is compiled.
+    package init(content: ConfigContent, previous: Router? = nil, changed: Set<String>? = nil) throws(RouterError) {
         var routes: [CompiledRoute] = []
-        for (i, e) in content["routes"].enumerated() { routes.append(try CompiledRoute(e, serial: i)) }
+        var byID: [String: CompiledRoute] = [:]
+        routes.reserveCapacity(content["routes"].count)
+        byID.reserveCapacity(content["routes"].count)
+        for e in content["routes"] {
+            let id = e["id"]?.stringValue ?? ""
+            let compiled: CompiledRoute
+            if let changed, !changed.contains(id), let reused = previous?.byID[id] {
+                compiled = reused
+            } else {
+                compiled = try CompiledRoute(e)
+            }
+            routes.append(compiled)
+            byID[id] = compiled
+        }
         self.routes = routes
+        self.byID = byID
 
         struct Builder {
             var plain: [String: [(Int, RouteRank)]] = [:]
@@ -58,8 +80,9 @@ package final class Router: Sendable {
         var wild: [String: Builder] = [:]
         var any = Builder()
         func add(_ b: inout Builder, _ i: Int, _ r: CompiledRoute) {
+            // The serial (position in the snapshot, routes sorted by id) is the final, deterministic tie-break.
             let base = RouteRank(kinds: r.kinds, wildcardHost: r.wildcardHosts.isEmpty ? 0 : 1, headers: r.headers.count,
-                                 regex: 1, regexPriority: 0, pathLength: 0, serial: r.serial)
+                                 regex: 1, regexPriority: 0, pathLength: 0, serial: i)
             if r.plainPaths.isEmpty && r.regexPaths.isEmpty {
                 b.pathless.append((i, base))
                 return

@@ -149,6 +149,25 @@ import Testing
         #expect(Self.name(r, "/s199/r49") == "r-199-49")
     }
 
+    @Test func recompilesOnlyChangedRoutes() throws {
+        let a = Self.route("a", paths: ["/a"])
+        let b = Self.route("b", paths: ["/b"])
+        let first = try Self.router([a, b])
+        var b2 = b
+        b2["paths"] = ["/b2"]
+        let c = Self.route("c", paths: ["/c"])
+        let changed: Set<String> = [b2["id"]?.stringValue ?? "", c["id"]?.stringValue ?? ""]
+        let second = try Router(content: ConfigContent(entities: ["routes": [a, b2, c]]), previous: first, changed: changed)
+        #expect(Self.name(second, "/b2") == "b")
+        #expect(Self.name(second, "/b") == nil)
+        #expect(Self.name(second, "/c") == "c")
+        #expect(Self.name(second, "/a") == "a")
+        let reusedA = second.routes.first { $0.name == "a" }
+        let firstA = first.routes.first { $0.name == "a" }
+        #expect(reusedA === firstA)
+        #expect(second.routes.first { $0.name == "b" } !== first.routes.first { $0.name == "b" })
+    }
+
     @Test func invalidRegexIsACompileError() {
         #expect(throws: RouterError.self) { try Self.router([Self.route("bad", paths: ["~/(unclosed"])]) }
     }
