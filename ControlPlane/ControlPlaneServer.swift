@@ -64,17 +64,15 @@ package struct ControlPlaneServer {
         self.router = router
     }
 
-    /// The admin HTTP server plus the snapshot builder (and, unless `cluster` is false, the cluster socket), as
-    /// one Hummingbird application.
+    /// The admin HTTP server, the snapshot builder and the cluster socket, as one Hummingbird application.
     package func application(
-        cluster: Bool = true,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
             router: self.router,
             configuration: .init(address: .hostname(self.configuration.adminHost, port: self.configuration.adminPort),
                                  serverName: "portcullis"),
-            services: cluster ? [self.builder, self.cluster] : [self.builder],
+            services: [self.builder, self.cluster],
             onServerRunning: onServerRunning,
             logger: self.logger
         )
