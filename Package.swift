@@ -76,12 +76,14 @@ let package = Package(
         // A micro-benchmark inside the package (it measures package-internal code): `swift run -c release router-bench`.
         .executableTarget(name: "router-bench", dependencies: ["DataPlane", "GatewayModel"], path: "Benchmarks/RouterBench",
                           swiftSettings: settings),
-        .testTarget(name: "GatewayModelTests", dependencies: ["GatewayModel"], swiftSettings: settings),
+        // Helpers shared by the test targets (example files, certificates minted with the openssl CLI).
+        .target(name: "TestSupport", dependencies: ["GatewayModel"], path: "Tests/TestSupport", swiftSettings: settings),
+        .testTarget(name: "GatewayModelTests", dependencies: ["GatewayModel", "TestSupport"], swiftSettings: settings),
         .testTarget(
             name: "ControlPlaneTests",
             dependencies: ["ControlPlane", "GatewayModel",
                            .product(name: "HummingbirdTesting", package: "hummingbird"), hummingbird, grdb, httpTypes,
-                           logging, nioCore, nioPosix, "GatewayProto"],
+                           logging, nioCore, nioPosix, "GatewayProto", "TestSupport"],
             swiftSettings: settings
         ),
         .testTarget(
@@ -91,6 +93,6 @@ let package = Package(
             swiftSettings: settings
         ),
         .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "GatewayModel"], swiftSettings: settings),
-        .testTarget(name: "IntegrationTests", dependencies: ["GatewayModel"], swiftSettings: settings),
+        .testTarget(name: "IntegrationTests", dependencies: ["GatewayModel", "TestSupport"], swiftSettings: settings),
     ]
 )

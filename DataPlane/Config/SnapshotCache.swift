@@ -81,8 +81,9 @@ package struct SnapshotCache: Sendable {
         guard fd >= 0 else { throw ApplyError("cannot write \(temp): \(String(cString: strerror(errno)))") }
         var written = 0
         let ok = bytes.withUnsafeBytes { raw -> Bool in
+            guard let base = raw.baseAddress else { return true }  // nothing to write
             while written < raw.count {
-                let n = write(fd, raw.baseAddress! + written, raw.count - written)
+                let n = write(fd, base + written, raw.count - written)
                 if n < 0 {
                     if errno == EINTR { continue }
                     return false

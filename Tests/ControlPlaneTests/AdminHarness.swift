@@ -7,6 +7,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Testing
+import TestSupport
 
 /// A control plane on a real SQLite file in a fresh temp directory, driven through the admin router.
 struct AdminHarness {
@@ -98,54 +99,6 @@ struct AdminClient: Sendable {
         }
         body += "--\(boundary)--\r\n"
         return try await self.send(.post, uri, body: Array(body.utf8), contentType: "multipart/form-data; boundary=\(boundary)")
-    }
-}
-
-/// Certificates for tests: the committed example CA (valid until 2126), plus certificates minted now with the
-/// `openssl` command-line tool.
-enum TestPKI {
-    static var packageRoot: URL {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-    }
-
-    static func exampleYAML() throws -> String {
-        try String(contentsOf: self.packageRoot.appendingPathComponent("examples/alb-mtls.yaml"), encoding: .utf8)
-    }
-
-    static let exampleCAID = "7c3f0a4e-0000-4000-8000-000000000001"
-
-    static func exampleCA() throws -> String {
-        let yaml = try self.exampleYAML()
-        guard let doc = try? DeclarativeLoader.parseText(yaml),
-            let pem = doc["ca_certificates"]?.arrayValue?.first?["cert"]?.stringValue
-        else { throw TestFailure("examples/alb-mtls.yaml has no CA certificate") }
-        return pem
-    }
-
-    /// A self-signed certificate made now; `ca` controls the basicConstraints extension.
-    static func selfSigned(cn: String, ca: Bool, days: Int = 30) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pc-pki-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("cert.pem").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        p.arguments = [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", dir.appendingPathComponent("key.pem").path, "-out", out, "-days", String(days),
-            "-subj", "/CN=\(cn)", "-addext", ca ? "basicConstraints=critical,CA:TRUE" : "basicConstraints=critical,CA:FALSE",
-        ]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw TestFailure("openssl req failed") }
-        return try String(contentsOfFile: out, encoding: .utf8)
     }
 }
 

@@ -2,6 +2,7 @@ import ControlPlane
 import GatewayModel
 import HTTPTypes
 import Testing
+import TestSupport
 
 @Suite struct ConsumersAndCertificatesAPITests {
     @Test func consumersNeedUsernameOrCustomID() async throws {
@@ -20,7 +21,7 @@ import Testing
 
     @Test func caCertificatesByMultipartAndChecks() async throws {
         try await AdminHarness().run { admin, _ in
-            let pem = try TestPKI.exampleCA()
+            let pem = try Repo.exampleCA()
             let created = try await admin.multipart("/ca_certificates", [("cert", pem)])
             #expect(created.status == 201)
             let digest = try #require(created["cert_digest"]?.stringValue)
@@ -31,7 +32,7 @@ import Testing
             #expect(again.status == 409)
             #expect(again["fields"] == ["cert_digest": .string(digest)])
 
-            let leaf = try await admin.json(.post, "/ca_certificates", ["cert": .string(try TestPKI.selfSigned(cn: "leaf", ca: false))])
+            let leaf = try await admin.json(.post, "/ca_certificates", ["cert": .string(try TestPKI.load().leaf)])
             #expect(leaf.status == 400)
             #expect(leaf["fields"]?["cert"] == "certificate does not appear to be a CA because it is missing the \"CA\" basic constraint")
 
@@ -46,7 +47,7 @@ import Testing
 
     @Test func credentialsNestedUnderConsumers() async throws {
         try await AdminHarness().run { admin, _ in
-            let caID = try #require(try await admin.json(.post, "/ca_certificates", ["cert": .string(try TestPKI.exampleCA())])["id"]?.stringValue)
+            let caID = try #require(try await admin.json(.post, "/ca_certificates", ["cert": .string(try Repo.exampleCA())])["id"]?.stringValue)
             let consumer = try await admin.json(.post, "/consumers", ["username": "client.example.com"])
             let cred = try await admin.form(.post, "/consumers/client.example.com/header-cert-auth", [
                 ("subject_name", "client.example.com"), ("ca_certificate.id", caID),

@@ -2,11 +2,12 @@ import ControlPlane
 import GatewayModel
 import HTTPTypes
 import Testing
+import TestSupport
 
 @Suite struct DeclarativeAndSnapshotsTests {
     @Test func importExportRoundTrip() async throws {
         try await AdminHarness().run { admin, _ in
-            let yaml = try TestPKI.exampleYAML()
+            let yaml = try Repo.text("examples/alb-mtls.yaml")
             let imported = try await admin.send(.post, "/config", body: Array(yaml.utf8), contentType: "application/yaml")
             #expect(imported.status == 201)
             #expect(imported["counts"]?["routes"] == 2)
@@ -16,7 +17,7 @@ import Testing
             #expect(try await admin.get("/services/echo-svc/routes")["data"]?.count == 2)
             let plugin = try #require(try await admin.get("/routes/mtls/plugins")["data"]?.arrayValue?.first)
             #expect(plugin["config"]?["certificate_header_name"] == "X-Amzn-Mtls-Clientcert")
-            #expect(plugin["config"]?["ca_certificates"] == [.string(TestPKI.exampleCAID)])
+            #expect(plugin["config"]?["ca_certificates"] == [.string(Repo.exampleCAID)])
 
             let unchanged = try await admin.send(.post, "/config?check_hash=1", body: Array(yaml.utf8), contentType: "application/yaml")
             #expect(unchanged.status == 304)

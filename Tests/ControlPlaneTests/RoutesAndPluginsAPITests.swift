@@ -2,6 +2,7 @@ import ControlPlane
 import GatewayModel
 import HTTPTypes
 import Testing
+import TestSupport
 
 @Suite struct RoutesAndPluginsAPITests {
     @Test func nestedRoutesAndFormArrays() async throws {
@@ -66,7 +67,7 @@ import Testing
         try await AdminHarness(trustedIPs: ["10.0.0.0/8"]).run { admin, _ in
             _ = try await admin.json(.post, "/services", ["name": "s", "host": "example.com"])
             _ = try await admin.json(.post, "/services/s/routes", ["name": "r", "paths": ["/"]])
-            let caPEM = try TestPKI.exampleCA()
+            let caPEM = try Repo.exampleCA()
             let ca = try await admin.json(.post, "/ca_certificates", ["cert": .string(caPEM)])
             let caID = try #require(ca["id"]?.stringValue)
             let plugin = try await admin.json(.post, "/services/s/plugins", [
@@ -104,7 +105,7 @@ import Testing
 
     @Test func headerCertAuthValidation() async throws {
         try await AdminHarness().run { admin, _ in
-            let caID = try #require(try await admin.json(.post, "/ca_certificates", ["cert": .string(try TestPKI.exampleCA())])["id"]?.stringValue)
+            let caID = try #require(try await admin.json(.post, "/ca_certificates", ["cert": .string(try Repo.exampleCA())])["id"]?.stringValue)
             let unknown = try await admin.json(.post, "/plugins", ["name": "rate-limiting", "config": [:]])
             #expect(unknown.status == 400)
             #expect(unknown["fields"]?["name"] == "plugin 'rate-limiting' not enabled; available plugins: header-cert-auth")
@@ -178,7 +179,7 @@ import Testing
 
     @Test func gatewayWideTrustedIPsSatisfySecureSource() async throws {
         try await AdminHarness(trustedIPs: ["172.16.0.0/12"]).run { admin, _ in
-            let caID = try #require(try await admin.json(.post, "/ca_certificates", ["cert": .string(try TestPKI.exampleCA())])["id"]?.stringValue)
+            let caID = try #require(try await admin.json(.post, "/ca_certificates", ["cert": .string(try Repo.exampleCA())])["id"]?.stringValue)
             let created = try await admin.json(.post, "/plugins", [
                 "name": "header-cert-auth",
                 "config": ["ca_certificates": [.string(caID)], "certificate_header_name": "X-Amzn-Mtls-Clientcert",

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayModel
 import Testing
+import TestSupport
 
 @Suite("ca_certificates")
 struct CACertificateTests {

@@ -1,5 +1,6 @@
 import GatewayModel
 import Testing
+import TestSupport
 
 @Suite("Whole-configuration validation (what a data plane applies)")
 struct ConfigValidatorTests {

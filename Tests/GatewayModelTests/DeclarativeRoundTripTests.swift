@@ -1,5 +1,6 @@
 import GatewayModel
 import Testing
+import TestSupport
 
 @Suite("Declarative ids, timestamps and export")
 struct DeclarativeRoundTripTests {

@@ -1,5 +1,6 @@
 import GatewayModel
 import Testing
+import TestSupport
 
 /// Shortcuts for loading declarative text.
 enum Declarative {

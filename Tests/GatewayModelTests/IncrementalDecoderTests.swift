@@ -1,5 +1,6 @@
 import GatewayModel
 import Testing
+import TestSupport
 
 @Suite("Incremental snapshot decoding")
 struct IncrementalDecoderTests {

@@ -88,15 +88,3 @@ extension ValidationErrors {
     }
 }
 
-/// The source tree root, for the example files.
-enum Repo {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url
-    }()
-
-    static func text(_ relative: String) throws -> String {
-        try String(contentsOf: self.root.appendingPathComponent(relative), encoding: .utf8)
-    }
-}

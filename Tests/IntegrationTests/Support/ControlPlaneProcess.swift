@@ -39,15 +39,8 @@ class ManagedProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         defer { try? log.close() }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = [subcommand] + arguments
-        process.environment = environment
-        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        let process = try Subprocess.spawn(binary, [subcommand] + arguments, environment: environment,
+                                           workingDirectory: workingDirectory, output: log, error: log)
 
         let clock = ContinuousClock()
         let deadline = clock.now + timeout

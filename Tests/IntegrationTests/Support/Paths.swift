@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Where the package and the built `portcullis` binary are.
 enum Paths {
@@ -6,14 +7,12 @@ enum Paths {
         var description: String
     }
 
-    /// The package root: the nearest ancestor of this source file that holds `Package.swift`.
-    static func packageRoot(filePath: String = #filePath) throws -> URL {
-        var dir = URL(fileURLWithPath: filePath).deletingLastPathComponent()
-        while dir.path != "/" {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
-            dir = dir.deletingLastPathComponent()
+    /// The package root (TestSupport's ``Repo/root``), checked.
+    static func packageRoot() throws -> URL {
+        guard FileManager.default.fileExists(atPath: Repo.root.appendingPathComponent("Package.swift").path) else {
+            throw Missing(description: "no Package.swift at \(Repo.root.path)")
         }
-        throw Missing(description: "no Package.swift above \(filePath)")
+        return Repo.root
     }
 
     /// `.build/debug/portcullis`, which `swift build --build-tests` (and `make test`) produce.

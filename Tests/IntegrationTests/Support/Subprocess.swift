@@ -32,6 +32,23 @@ enum Subprocess {
         return env
     }
 
+    /// Starts a process with no standard input and the given output files.
+    static func spawn(
+        _ executable: URL, _ arguments: [String], environment: [String: String], workingDirectory: URL?,
+        output: FileHandle, error: FileHandle
+    ) throws -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = environment
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        return process
+    }
+
     static func run(
         _ executable: URL, _ arguments: [String], environment: [String: String] = Subprocess.environment(),
         workingDirectory: URL? = nil, timeout: Duration = .seconds(60)
@@ -47,15 +64,8 @@ enum Subprocess {
             try? out.close()
             try? err.close()
         }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = environment
-        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
+        let process = try self.spawn(executable, arguments, environment: environment,
+                                     workingDirectory: workingDirectory, output: out, error: err)
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while process.isRunning {

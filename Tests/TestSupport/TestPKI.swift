@@ -1,27 +1,27 @@
 import Foundation
 
 /// Certificates minted once per test run with the `openssl` CLI in a temporary directory.
-struct TestPKI: Sendable {
+package struct TestPKI: Sendable {
     /// A self-signed CA (basicConstraints critical CA:TRUE), valid for ten years from now.
-    var ca: String
+    package var ca: String
     /// `openssl x509 -outform DER | openssl dgst -sha256` of ``ca``, as OpenSSL computes it.
-    var caDigest: String
+    package var caDigest: String
     /// A second, unrelated CA.
-    var otherCA: String
+    package var otherCA: String
     /// A CA valid for exactly one day from now: expired for any `now` more than a day ahead.
-    var shortCA: String
+    package var shortCA: String
     /// A self-signed certificate with basicConstraints CA:FALSE.
-    var leaf: String
+    package var leaf: String
     /// A certificate without a basicConstraints extension at all.
-    var bare: String
+    package var bare: String
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
     }
 
-    static let shared: Result<TestPKI, Failure> = Result { () throws(Failure) -> TestPKI in try TestPKI.mint() }
+    package static let shared: Result<TestPKI, Failure> = Result { () throws(Failure) -> TestPKI in try TestPKI.mint() }
 
-    static func load() throws -> TestPKI { try self.shared.get() }
+    package static func load() throws -> TestPKI { try self.shared.get() }
 
     private static func mint() throws(Failure) -> TestPKI {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-pki-\(UUID().uuidString)")
