@@ -37,18 +37,42 @@ package struct DataPlaneServer {
             self.logger.info("no cached snapshot; waiting for the control plane")
             return
         }
+        var config: AppliedConfig
         do {
-            let config = try SnapshotDecoder.decode(
+            config = try SnapshotDecoder.decode(
                 version: entry.version, hash: entry.hash, size: entry.size, compressed: entry.compressed,
                 maxSize: self.configuration.maxConfigSize, source: .cache)
-            self.state.apply(config)
-            self.logger.info("serving the cached snapshot", metadata: [
-                "gw.config.version": "\(entry.version)", "gw.config.hash": "\(entry.hash)",
-            ])
         } catch {
             self.state.recordError("cached snapshot rejected: \(error.description)")
             self.logger.error("cached snapshot rejected", metadata: ["reason": "\(error.description)"])
+            return
         }
+        // The deltas applied after that snapshot, in order, each only on the configuration it was made for.
+        var replayed = 0
+        var stale = 0
+        for record in self.cache.loadJournal() {
+            guard record.baseHash == config.hash else {
+                stale += 1
+                continue
+            }
+            do {
+                config = try SnapshotDecoder.apply(
+                    delta: record.payload, version: record.version, hash: record.hash, baseHash: record.baseHash,
+                    maxSize: self.configuration.maxConfigSize, to: config)
+                replayed += 1
+            } catch {
+                self.state.recordError("cached delta \(record.version) rejected: \(error.description)")
+                self.logger.error("cached delta rejected; serving the configuration before it", metadata: [
+                    "gw.config.version": "\(record.version)", "reason": "\(error.description)",
+                ])
+                break
+            }
+        }
+        self.state.apply(AppliedConfig(from: config, source: .cache))
+        self.logger.info("serving the cached snapshot", metadata: [
+            "gw.config.version": "\(config.version)", "gw.config.hash": "\(config.hash)",
+            "deltas_replayed": "\(replayed)", "deltas_skipped": "\(stale)",
+        ])
     }
 
     /// The long-running services, in start order.

@@ -31,6 +31,15 @@ extension ClusterMessage {
             buffer.writeBytes(header)
             var payload = s.payload
             buffer.writeBuffer(&payload)
+        case .delta(let d):
+            let header = JSONWriter.bytes([
+                "version": .int(d.version), "hash": .string(d.hash), "base_version": .int(d.baseVersion),
+                "base_hash": .string(d.baseHash), "size": .int(Int64(d.size)), "encoding": .string(d.encoding),
+            ])
+            buffer.writeInteger(UInt32(header.count))
+            buffer.writeBytes(header)
+            var payload = d.payload
+            buffer.writeBuffer(&payload)
         default:
             buffer.writeBytes(JSONWriter.bytes(self.bodyJSON))
         }
@@ -54,14 +63,16 @@ extension ClusterMessage {
         case .ack(let a):
             return ["version": .int(a.version), "hash": .string(a.hash), "apply_ms": .double(a.applyMS)]
         case .nack(let n):
-            return ["version": .int(n.version), "hash": .string(n.hash), "reason": .string(n.reason)]
+            var o: [String: JSON] = ["version": .int(n.version), "hash": .string(n.hash), "reason": .string(n.reason)]
+            if n.resync { o["resync"] = true }
+            return .object(o)
         case .heartbeat(let h):
             return ["version": optional(h.version) { .int($0) }, "hash": optional(h.hash, JSON.string)]
         case .error(let e):
             return ["code": .string(e.code), "message": .string(e.message)]
         case .notice(let n):
             return ["code": .string(n.code), "message": .string(n.message), "version": optional(n.version) { .int($0) }]
-        case .snapshot:
+        case .snapshot, .delta:
             return .null
         }
     }
@@ -81,6 +92,19 @@ extension ClusterMessage {
             else { throw .bad("snapshot header needs version, hash (64 hex), size and encoding") }
             return .snapshot(SnapshotFrame(version: version, hash: hash, size: Int(size), encoding: encoding,
                                            payload: body))
+        }
+        if kind == .delta {
+            guard let headerLength = body.readInteger(as: UInt32.self), Int(headerLength) <= body.readableBytes,
+                let headerBytes = body.readBytes(length: Int(headerLength))
+            else { throw .bad("delta frame without a complete header") }
+            let header = try Self.object(headerBytes, kind)
+            guard let version = header["version"]?.intValue, version >= 0, let hash = header["hash"]?.stringValue,
+                Self.isHash(hash), let baseVersion = header["base_version"]?.intValue, baseVersion >= 0,
+                let baseHash = header["base_hash"]?.stringValue, Self.isHash(baseHash),
+                let size = header["size"]?.intValue, size >= 0, let encoding = header["encoding"]?.stringValue
+            else { throw .bad("delta header needs version, hash, base_version, base_hash (64 hex), size and encoding") }
+            return .delta(DeltaFrame(version: version, hash: hash, baseVersion: baseVersion, baseHash: baseHash,
+                                     size: Int(size), encoding: encoding, payload: body))
         }
         let o = try Self.object(Array(body.readableBytesView), kind)
         switch kind {
@@ -107,7 +131,8 @@ extension ClusterMessage {
             guard let version = o["version"]?.intValue, let hash = o["hash"]?.stringValue else {
                 throw .bad("nack needs version and hash")
             }
-            return .nack(Nack(version: version, hash: hash, reason: o["reason"]?.stringValue ?? "unspecified"))
+            return .nack(Nack(version: version, hash: hash, reason: o["reason"]?.stringValue ?? "unspecified",
+                              resync: o["resync"]?.boolValue ?? false))
         case .heartbeat:
             return .heartbeat(Heartbeat(version: o["version"]?.intValue, hash: o["hash"]?.stringValue))
         case .error:
@@ -116,7 +141,7 @@ extension ClusterMessage {
         case .notice:
             return .notice(Notice(code: o["code"]?.stringValue ?? "unknown", message: o["message"]?.stringValue ?? "",
                                   version: o["version"]?.intValue))
-        case .snapshot:
+        case .snapshot, .delta:
             throw .bad("unreachable")
         }
     }

@@ -6,7 +6,7 @@ package struct ProtocolVersion: Sendable, Equatable, CustomStringConvertible {
     package var major: Int
     package var minor: Int
 
-    package static let current = ProtocolVersion(major: 1, minor: 0)
+    package static let current = ProtocolVersion(major: 2, minor: 0)
 
     package init(major: Int, minor: Int) {
         self.major = major
@@ -35,6 +35,7 @@ package enum ClusterMessage: Sendable, Equatable {
     case heartbeat(Heartbeat)
     case error(ProtocolError)
     case notice(Notice)
+    case delta(DeltaFrame)
 
     /// The frame type byte.
     package enum Kind: UInt8, Sendable {
@@ -46,6 +47,7 @@ package enum ClusterMessage: Sendable, Equatable {
         case heartbeat = 6
         case error = 7
         case notice = 8
+        case delta = 9
     }
 
     package var kind: Kind {
@@ -58,6 +60,7 @@ package enum ClusterMessage: Sendable, Equatable {
         case .heartbeat: return .heartbeat
         case .error: return .error
         case .notice: return .notice
+        case .delta: return .delta
         }
     }
 
@@ -127,6 +130,32 @@ package enum ClusterMessage: Sendable, Equatable {
         }
     }
 
+    /// CP → DP: the changes from the configuration `baseHash` (which the data plane serves) to `hash`. `payload` is
+    /// a ``ConfigDelta`` encoding of `size` bytes.
+    package struct DeltaFrame: Sendable, Equatable {
+        package var version: Int64
+        package var hash: String
+        package var baseVersion: Int64
+        package var baseHash: String
+        package var size: Int
+        package var encoding: String
+        package var payload: ByteBuffer
+
+        package static let encodingJSON = "json"
+
+        package init(version: Int64, hash: String, baseVersion: Int64, baseHash: String, size: Int,
+                     encoding: String = Self.encodingJSON, payload: ByteBuffer)
+        {
+            self.version = version
+            self.hash = hash
+            self.baseVersion = baseVersion
+            self.baseHash = baseHash
+            self.size = size
+            self.encoding = encoding
+            self.payload = payload
+        }
+    }
+
     /// DP → CP: a snapshot was applied and is being served.
     package struct Ack: Sendable, Equatable {
         package var version: Int64
@@ -146,11 +175,14 @@ package enum ClusterMessage: Sendable, Equatable {
         package var version: Int64
         package var hash: String
         package var reason: String
+        /// The data plane asks for a full snapshot (a delta did not fit what it serves).
+        package var resync: Bool
 
-        package init(version: Int64, hash: String, reason: String) {
+        package init(version: Int64, hash: String, reason: String, resync: Bool = false) {
             self.version = version
             self.hash = hash
             self.reason = reason
+            self.resync = resync
         }
     }
 

@@ -37,7 +37,7 @@ struct ConfigController {
                 existing: { type, id in stored[type]?[id].flatMap { try? EntityTable.decode($0) } }
             ).get()
             if query.isTruthy("check_hash") {
-                let candidate = Digest.sha256Hex(content.canonicalBytes())
+                let candidate = ConfigHash.of(content)
                 if candidate == (try await self.store.currentHash()).hash { return AdminResponse.notModified() }
             }
             var info = ChangeInfo(request)

@@ -115,6 +115,7 @@ package final class ClusterServer: Service, Sendable {
                             }
                             let token = self.registry.connected(hello, address: address)
                             state.session = (hello.nodeID, token)
+                            state.hello = hello
                             self.logger.info("data plane connected", metadata: [
                                 "dp.id": "\(hello.nodeID)", "dp.hostname": "\(hello.hostname)", "dp.pid": "\(hello.pid)",
                             ])
@@ -137,6 +138,15 @@ package final class ClusterServer: Service, Sendable {
                             ])
                         case .nack(let nack):
                             guard let s = state.session else { break }
+                            if nack.resync, let hello = state.hello, let newest = self.builder.latestPublished {
+                                // The data plane could not apply a delta to what it serves: send it all.
+                                self.logger.info("data plane asked for a whole snapshot", metadata: [
+                                    "dp.id": "\(s.id)", "reason": "\(nack.reason)",
+                                ])
+                                _ = try await self.send(newest, to: outbound, hello: hello, token: s.token,
+                                                        holding: nil)
+                                break
+                            }
                             self.registry.failed(s.id, s.token, version: nack.version, reason: nack.reason)
                             self.logger.warning("data plane rejected a snapshot", metadata: [
                                 "dp.id": "\(s.id)", "gw.config.version": "\(nack.version)", "reason": "\(nack.reason)",
@@ -149,7 +159,7 @@ package final class ClusterServer: Service, Sendable {
                                 self.registry.failed(s.id, s.token, version: nil, reason: "\(e.code): \(e.message)")
                             }
                             return
-                        case .welcome, .snapshot, .notice:
+                        case .welcome, .snapshot, .delta, .notice:
                             try await self.refuse(outbound, ClusterMessage.ProtocolError.unexpected,
                                                   "\(message.kind) is not sent to a control plane")
                             return
@@ -181,32 +191,51 @@ package final class ClusterServer: Service, Sendable {
         try await outbound.write(.error(.init(code: code, message: message)))
     }
 
-    /// Sends every newer snapshot (superseded ones are skipped by the subscription); skips what the data plane
-    /// already has, and refuses, loudly, frames above its limit.
+    /// Sends every newer snapshot (superseded ones are skipped by the subscription): as a delta when the data
+    /// plane holds the delta's base, whole otherwise; skips what the data plane already has, and refuses, loudly,
+    /// frames above its limit.
     private func push(to outbound: NIOAsyncChannelOutboundWriter<ClusterMessage>, hello: ClusterMessage.Hello,
                       token: UUID) async throws
     {
         var current = hello.configHash
         for await published in self.builder.subscribe() {
-            let info = published.info
-            if info.hash == current { continue }
-            let frameSize = published.compressed.readableBytes + 256
-            if hello.maxFrame > 0, frameSize > hello.maxFrame {
-                let message = "snapshot \(info.version) needs a \(frameSize)-byte frame; the data plane accepts "
-                    + "at most \(hello.maxFrame) bytes (raise its --max-frame)"
-                self.registry.failed(hello.nodeID, token, version: info.version, reason: message)
-                self.logger.error("snapshot not sent: too large for the data plane", metadata: [
-                    "dp.id": "\(hello.nodeID)", "gw.config.version": "\(info.version)", "size": "\(frameSize)",
-                ])
-                try await outbound.write(.notice(.init(code: ClusterMessage.Notice.snapshotTooLarge,
-                                                       message: message, version: info.version)))
-                continue
+            if published.info.hash == current { continue }
+            if try await self.send(published, to: outbound, hello: hello, token: token, holding: current) {
+                current = published.info.hash
             }
-            try await outbound.write(.snapshot(.init(version: info.version, hash: info.hash, size: info.size,
-                                                     payload: published.compressed)))
-            self.registry.sent(hello.nodeID, token, version: info.version)
-            current = info.hash
         }
+    }
+
+    /// Sends one snapshot; returns whether it went out.
+    private func send(_ published: SnapshotBuilder.Published, to outbound: NIOAsyncChannelOutboundWriter<ClusterMessage>,
+                      hello: ClusterMessage.Hello, token: UUID, holding current: String?) async throws -> Bool
+    {
+        let info = published.info
+        let message: ClusterMessage
+        let frameSize: Int
+        if let delta = published.delta, delta.baseHash == current {
+            frameSize = delta.payload.readableBytes + 256
+            message = .delta(.init(version: info.version, hash: info.hash, baseVersion: delta.baseVersion,
+                                   baseHash: delta.baseHash, size: delta.payload.readableBytes, payload: delta.payload))
+        } else {
+            let compressed = try published.full.compressed()
+            frameSize = compressed.readableBytes + 256
+            message = .snapshot(.init(version: info.version, hash: info.hash, size: info.size, payload: compressed))
+        }
+        if hello.maxFrame > 0, frameSize > hello.maxFrame {
+            let text = "snapshot \(info.version) needs a \(frameSize)-byte frame; the data plane accepts "
+                + "at most \(hello.maxFrame) bytes (raise its --max-frame)"
+            self.registry.failed(hello.nodeID, token, version: info.version, reason: text)
+            self.logger.error("snapshot not sent: too large for the data plane", metadata: [
+                "dp.id": "\(hello.nodeID)", "gw.config.version": "\(info.version)", "size": "\(frameSize)",
+            ])
+            try await outbound.write(.notice(.init(code: ClusterMessage.Notice.snapshotTooLarge,
+                                                   message: text, version: info.version)))
+            return false
+        }
+        try await outbound.write(message)
+        self.registry.sent(hello.nodeID, token, version: info.version)
+        return true
     }
 
     /// Our heartbeat every interval; closes the connection after 3 silent intervals.
@@ -231,6 +260,12 @@ package final class ClusterServer: Service, Sendable {
 /// Per-connection state shared by the reader, the pusher and the watchdog.
 final class ConnectionState: Sendable {
     private let box = Mutex<(session: (id: String, token: UUID)?, lastHeard: ContinuousClock.Instant)>((nil, .now))
+    private let helloBox = Mutex<ClusterMessage.Hello?>(nil)
+
+    var hello: ClusterMessage.Hello? {
+        get { self.helloBox.withLock { $0 } }
+        set { self.helloBox.withLock { $0 = newValue } }
+    }
 
     var session: (id: String, token: UUID)? {
         get { self.box.withLock { $0.session } }

@@ -10,11 +10,11 @@ import Synchronization
 /// Wakes on every commit. A commit after a quiet spell is built at once (no added latency); commits that follow
 /// a recent build are coalesced: the builder waits until writes pause for ``Configuration/quietPeriod`` (but never
 /// longer than ``Configuration/maxDelay``), then builds the newest version only. Each snapshot is pushed to data
-/// planes as soon as it is built and stored right after. The payload is assembled from the stored canonical bodies without re-encoding, hashed with SHA-256 and
-/// stored compressed.
+/// planes as soon as it is built (as a delta from the one before) and stored right after.
 package final class SnapshotBuilder: Service, Sendable {
     package struct Configuration: Sendable {
-        /// Snapshots to keep; older ones are deleted with the versions they cover.
+        /// Snapshots to keep; older ones are deleted with the versions they cover, except the whole snapshot the
+        /// oldest kept one is rebuilt from (at most ``SnapshotBuilder/maxDeltaChain`` more).
         package var retention: Int = 500
         package var quietPeriod: Duration = .milliseconds(2)
         package var maxDelay: Duration = .milliseconds(100)
@@ -27,12 +27,58 @@ package final class SnapshotBuilder: Service, Sendable {
     private let store: ConfigStore
     private let configuration: Configuration
     private let logger: Logger
-    /// A materialised snapshot with its stored (zlib-compressed canonical) payload, ready to push.
+
+    /// A materialised snapshot, ready to push: as a delta from the snapshot before it (when there is one) and
+    /// whole (compressed on first use, at most once).
     package struct Published: Sendable {
         package var info: SnapshotInfo
-        package var compressed: ByteBuffer
+        package var delta: Delta?
+        package var full: FullPayload
+
+        package struct Delta: Sendable {
+            package var baseVersion: Int64
+            package var baseHash: String
+            /// The ``ConfigDelta`` encoding.
+            package var payload: ByteBuffer
+        }
     }
 
+    /// A configuration's whole snapshot payload, zlib-compressed when first asked for.
+    package final class FullPayload: Sendable {
+        private let rows: ConfigRows?
+        private let box = Mutex<ByteBuffer?>(nil)
+
+        init(rows: ConfigRows) { self.rows = rows }
+
+        init(compressed: [UInt8]) {
+            self.rows = nil
+            self.box.withLock { $0 = ByteBuffer(bytes: compressed) }
+        }
+
+        package func compressed() throws -> ByteBuffer {
+            try self.box.withLock { box in
+                if let box { return box }
+                // Level 1: on the propagation path, speed matters more than the last few percent of size.
+                let bytes = try Deflate.compress(self.rows?.canonicalBytes() ?? [], level: 1)
+                let buffer = ByteBuffer(bytes: bytes)
+                box = buffer
+                return buffer
+            }
+        }
+    }
+
+    /// What the last build produced, the base of the next one.
+    private struct Model: Sendable {
+        var version: Int64
+        /// The last row change included.
+        var seq: Int64
+        var rows: ConfigRows
+        var info: SnapshotInfo
+    }
+
+    private let model = Mutex<Model?>(nil)
+    /// Builds run one at a time (the run loop, `wait_for_version`, rollbacks).
+    private let buildLock = AsyncLock()
     private let latestBox = Mutex<Published?>(nil)
     private let subscribers = Mutex<[UUID: AsyncStream<Published>.Continuation]>([:])
     private let buildCount = Atomic<Int>(0)
@@ -96,42 +142,123 @@ package final class SnapshotBuilder: Service, Sendable {
     }
 
     /// Builds a snapshot of the newest version unless it already exists. Returns the newest snapshot.
+    ///
+    /// The first build reads the whole configuration; later ones read only the rows changed since (the store's
+    /// row-change log), apply them to the rows kept from the last build, and publish the delta with the snapshot.
+    /// Snapshots are stored as deltas too, with a whole one whenever the chain since the last whole one grows long.
     @discardableResult
     package func buildIfNeeded() async throws -> SnapshotInfo {
-        let previous = try await self.store.latestSnapshot()
-        let (version, bodies) = try await self.store.readAll()
-        if let previous, previous.version == version {
-            if self.latest?.version != previous.version {
-                guard let blob = try await self.store.snapshotBlob(version: previous.version) else {
-                    throw GatewayError.database("snapshot \(previous.version) vanished while loading it")
-                }
-                self.publish(Published(info: previous, compressed: ByteBuffer(bytes: blob)))
-            }
-            return previous
-        }
+        try await self.buildLock.withLock { try await self.build() }
+    }
+
+    private func build() async throws -> SnapshotInfo {
         let started = ContinuousClock.now
-        let payload = ConfigContent.canonicalBytes(bodies: bodies, trustedIPs: self.store.trustedIPs)
-        let hash = Digest.sha256Hex(payload)
-        // Level 1: on the propagation path, speed matters more than the last few percent of size.
-        let compressed = try Deflate.compress(payload, level: 1)
-        let summary = try await self.store.versionsSummary(after: previous?.version ?? 0, upTo: version)
+        guard let previous = self.model.withLock({ $0 }) else { return try await self.buildFromScratch() }
+        var rows: ConfigRows
+        let version: Int64
+        let seq: Int64
+        if let changes = try await self.store.changes(since: previous.seq, limit: Self.deltaReadLimit) {
+            if changes.version == previous.version { return previous.info }
+            var upserts: [String: [CanonicalRow]] = [:]
+            var deletes: [String: Set<String>] = [:]
+            let hasher = RowHasher()
+            for (type, changed) in changes.rows {
+                for (id, body) in changed {
+                    if let body {
+                        upserts[type, default: []].append(CanonicalRow(id: id, bytes: Array(body.utf8), hasher: hasher))
+                    } else {
+                        deletes[type, default: []].insert(id)
+                    }
+                }
+            }
+            var merged = previous.rows.rows
+            for type in Set(upserts.keys).union(deletes.keys) {
+                merged[type] = RowMerge.apply(merged[type] ?? [], deletes: deletes[type] ?? [],
+                                              upserts: (upserts[type] ?? []).sorted { $0.id < $1.id })
+            }
+            rows = ConfigRows(rows: merged, trustedIPs: previous.rows.trustedIPs)
+            version = changes.version
+            seq = changes.seq
+        } else {
+            // Too many rows changed to read one by one (an import, a rollback): read everything.
+            let all = try await self.store.readRows()
+            if all.version == previous.version { return previous.info }
+            rows = ConfigRows(bodies: all.bodies, trustedIPs: self.store.trustedIPs)
+            version = all.version
+            seq = all.seq
+        }
+        // Only rows whose bytes differ go in the delta (an import that rewrites everything identically is empty).
+        let delta = previous.rows.delta(to: rows)
+        let payload = delta.encode()
+        let summary = try await self.store.versionsSummary(after: previous.version, upTo: version)
+        var info = SnapshotInfo(
+            version: version, hash: rows.hash, createdAt: Date().timeIntervalSince1970, size: rows.canonicalSize,
+            storedSize: 0, counts: rows.counts, author: summary.author, comment: summary.comment,
+            changes: max(summary.count, 1))
+        let full = FullPayload(rows: rows)
+        // Data planes first: storing (an fsync) is not on the propagation path. A crash in between loses nothing:
+        // the next start rebuilds the same version, with the same hash.
+        self.publish(Published(
+            info: info,
+            delta: .init(baseVersion: previous.version, baseHash: previous.info.hash, payload: ByteBuffer(bytes: payload)),
+            full: full))
+        self.model.withLock { $0 = Model(version: version, seq: seq, rows: rows, info: info) }
+        // Deltas are stored as they are sent (mostly a few rows: compression would gain little).
+        var stored = payload
+        let chain = try await self.store.deltaChain()
+        if let chain, chain.deltas < Self.maxDeltaChain, chain.deltaBytes + stored.count < chain.fullStoredSize {
+            info.baseVersion = previous.version
+        } else {
+            stored = Array(try full.compressed().readableBytesView)
+        }
+        info.storedSize = stored.count
+        try await self.store.saveSnapshot(info, stored: stored, consumedSeq: seq, retention: self.configuration.retention)
+        self.model.withLock { $0?.info = info }
+        self.finished(info, rows: delta.rowCount, started: started)
+        return info
+    }
+
+    /// The first build: everything read, the snapshot stored whole unless the newest stored one is this version.
+    private func buildFromScratch() async throws -> SnapshotInfo {
+        let started = ContinuousClock.now
+        let all = try await self.store.readRows()
+        let rows = ConfigRows(bodies: all.bodies, trustedIPs: self.store.trustedIPs)
+        if let stored = try await self.store.latestSnapshot(), stored.version == all.version, stored.hash == rows.hash {
+            self.model.withLock { $0 = Model(version: all.version, seq: all.seq, rows: rows, info: stored) }
+            self.publish(Published(info: stored, delta: nil, full: FullPayload(rows: rows)))
+            return stored
+        }
+        let previous = try await self.store.latestSnapshot()
+        let full = FullPayload(rows: rows)
+        let compressed = Array(try full.compressed().readableBytesView)
+        let summary = try await self.store.versionsSummary(after: previous?.version ?? 0, upTo: all.version)
         let info = SnapshotInfo(
-            version: version, hash: hash, createdAt: Date().timeIntervalSince1970, size: payload.count,
-            storedSize: compressed.count, counts: bodies.mapValues(\.count), author: summary.author,
-            comment: summary.comment, changes: max(summary.count, 1))
-        // Data planes first: storing (an fsync) is not on the propagation path. A crash in between loses nothing,
-        // the next start rebuilds the same version, byte for byte.
-        self.publish(Published(info: info, compressed: ByteBuffer(bytes: compressed)))
-        try await self.store.saveSnapshot(info, compressed: compressed, retention: self.configuration.retention)
+            version: all.version, hash: rows.hash, createdAt: Date().timeIntervalSince1970, size: rows.canonicalSize,
+            storedSize: compressed.count, counts: rows.counts, author: summary.author, comment: summary.comment,
+            changes: max(summary.count, 1))
+        self.publish(Published(info: info, delta: nil, full: full))
+        self.model.withLock { $0 = Model(version: all.version, seq: all.seq, rows: rows, info: info) }
+        try await self.store.saveSnapshot(info, stored: compressed, consumedSeq: all.seq,
+                                          retention: self.configuration.retention)
+        self.finished(info, rows: rows.rows.values.reduce(0) { $0 + $1.count }, started: started)
+        return info
+    }
+
+    /// Reading changed rows one by one beats reading everything up to about this many.
+    static let deltaReadLimit = 2000
+    /// Deltas stored after a whole snapshot before the next one is stored whole (bounds a rebuild's work).
+    static let maxDeltaChain = 64
+
+    private func finished(_ info: SnapshotInfo, rows: Int, started: ContinuousClock.Instant) {
         self.lastBuild.withLock { $0 = .now }
         self.buildCount.add(1, ordering: .relaxed)
         self.logger.debug(
             "snapshot built",
             metadata: [
-                "gw.config.version": "\(version)", "gw.config.hash": "\(hash)", "size": "\(payload.count)",
+                "gw.config.version": "\(info.version)", "gw.config.hash": "\(info.hash)", "size": "\(info.size)",
+                "rows_changed": "\(rows)", "stored_as": "\(info.baseVersion.map { "delta from \($0)" } ?? "full")",
                 "duration": "\(ContinuousClock.now - started)",
             ])
-        return info
     }
 
     private func publish(_ published: Published) {

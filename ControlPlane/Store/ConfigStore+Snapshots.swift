@@ -17,6 +17,8 @@ package struct SnapshotInfo: Sendable, Equatable {
     package var comment: String?
     /// How many committed versions this snapshot covers (bursts are coalesced).
     package var changes: Int
+    /// Stored as the changes from this earlier snapshot (nil: stored whole).
+    package var baseVersion: Int64? = nil
 
     package var json: JSON {
         [
@@ -29,6 +31,7 @@ package struct SnapshotInfo: Sendable, Equatable {
             "author": self.author.map(JSON.string) ?? .null,
             "comment": self.comment.map(JSON.string) ?? .null,
             "changes": .int(Int64(self.changes)),
+            "stored_as": self.baseVersion.map { .string("delta from \($0)") } ?? "full",
         ]
     }
 
@@ -43,6 +46,7 @@ package struct SnapshotInfo: Sendable, Equatable {
         self.author = row["author"]
         self.comment = row["comment"]
         self.changes = row["changes"]
+        self.baseVersion = row["base_version"]
     }
 
     package init(version: Int64, hash: String, createdAt: Double, size: Int, storedSize: Int, counts: [String: Int],
@@ -61,7 +65,7 @@ package struct SnapshotInfo: Sendable, Equatable {
 }
 
 extension ConfigStore {
-    private static let infoColumns = "version, hash, created_at, size, stored_size, counts, author, comment, changes"
+    private static let infoColumns = "version, hash, created_at, size, stored_size, counts, author, comment, changes, base_version"
 
     package func latestSnapshot() async throws -> SnapshotInfo? {
         try await self.pool.read { db in
@@ -81,27 +85,86 @@ extension ConfigStore {
         }
     }
 
-    /// A stored snapshot and its decompressed canonical payload.
+    /// A stored snapshot and its canonical payload: stored whole, or rebuilt from the nearest whole one before it
+    /// and the deltas that follow; either way checked against its hash.
     package func snapshot(version: Int64) async throws -> (info: SnapshotInfo, payload: [UInt8])? {
-        let found: (SnapshotInfo, [UInt8])? = try await self.pool.read { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT \(Self.infoColumns), payload FROM snapshots WHERE version = ?", arguments: [version])
-            else { return nil }
-            let blob: Data = row["payload"]
-            return (try SnapshotInfo(row: row), [UInt8](blob))
+        let chain: [(SnapshotInfo, [UInt8])]? = try await self.pool.read { db in
+            var out: [(SnapshotInfo, [UInt8])] = []
+            var next: Int64? = version
+            while let v = next {
+                guard let row = try Row.fetchOne(
+                    db, sql: "SELECT \(Self.infoColumns), payload FROM snapshots WHERE version = ?", arguments: [v])
+                else { return out.isEmpty ? nil : out }
+                let info = try SnapshotInfo(row: row)
+                let blob: Data = row["payload"]
+                out.append((info, [UInt8](blob)))
+                next = info.baseVersion
+            }
+            return out
         }
-        guard let (info, compressed) = found else { return nil }
-        let payload = try Deflate.decompress(compressed, expectedSize: info.size)
-        guard Digest.sha256Hex(payload) == info.hash else {
-            throw GatewayError.database("snapshot \(version) does not match its hash")
+        guard let chain, let (info, _) = chain.first else { return nil }
+        guard let (base, baseBlob) = chain.last, base.baseVersion == nil else {
+            throw GatewayError.database("snapshot \(version) depends on a snapshot that is no longer stored")
         }
-        return (info, payload)
+        let basePayload = try Deflate.decompress(baseBlob, expectedSize: base.size)
+        if chain.count == 1 {
+            guard try ConfigHash.of(payload: basePayload) == info.hash else {
+                throw GatewayError.database("snapshot \(version) does not match its hash")
+            }
+            return (info, basePayload)
+        }
+        var decoded = try IncrementalDecoder.decode(basePayload, previous: nil)
+        for (step, blob) in chain.dropLast().reversed() {
+            let delta = try DecodedDelta.decode(blob)
+            decoded = try decoded.applying(delta)
+            guard decoded.hash == step.hash else {
+                throw GatewayError.database("snapshot \(step.version) does not match its hash once rebuilt")
+            }
+        }
+        return (info, decoded.canonicalBytes())
     }
 
-    /// A stored snapshot's compressed payload, as it was stored.
-    package func snapshotBlob(version: Int64) async throws -> [UInt8]? {
+    /// Stores a snapshot (whole and compressed, or as the uncompressed delta from `info.baseVersion`), forgets the row changes it consumed, and
+    /// keeps the newest `retention` snapshots plus the older ones they are rebuilt from.
+    func saveSnapshot(_ info: SnapshotInfo, stored: [UInt8], consumedSeq: Int64, retention: Int) async throws {
+        let countsText = JSONWriter.string(.object(info.counts.mapValues { .int(Int64($0)) }))
+        try await self.pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO snapshots (version, hash, created_at, size, stored_size, counts, author,
+                        comment, changes, base_version, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [info.version, info.hash, info.createdAt, info.size, info.storedSize, countsText,
+                            info.author, info.comment, info.changes, info.baseVersion, Data(stored)])
+            try db.execute(sql: "DELETE FROM row_changes WHERE seq <= ?", arguments: [consumedSeq])
+            // The oldest snapshot to keep, then the whole snapshot its chain starts from.
+            if let cutoff = try Int64.fetchOne(
+                db, sql: "SELECT version FROM snapshots ORDER BY version DESC LIMIT 1 OFFSET ?",
+                arguments: [max(retention, 1) - 1]),
+                let base = try Int64.fetchOne(
+                    db, sql: "SELECT MAX(version) FROM snapshots WHERE version <= ? AND base_version IS NULL",
+                    arguments: [cutoff])
+            {
+                try db.execute(sql: "DELETE FROM snapshots WHERE version < ?", arguments: [base])
+            }
+            if let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(version) FROM snapshots") {
+                try db.execute(sql: "DELETE FROM config_versions WHERE version < ?", arguments: [oldest])
+            }
+        }
+    }
+
+    /// The chain a new delta snapshot would extend: deltas since the newest whole snapshot and their stored bytes,
+    /// and that whole snapshot's stored size.
+    func deltaChain() async throws -> (deltas: Int, deltaBytes: Int, fullStoredSize: Int)? {
         try await self.pool.read { db in
-            try Data.fetchOne(db, sql: "SELECT payload FROM snapshots WHERE version = ?", arguments: [version]).map { [UInt8]($0) }
+            guard let full = try Row.fetchOne(
+                db, sql: "SELECT version, stored_size FROM snapshots WHERE base_version IS NULL ORDER BY version DESC LIMIT 1")
+            else { return nil }
+            let fullVersion: Int64 = full["version"]
+            let row = try Row.fetchOne(
+                db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(stored_size), 0) AS bytes FROM snapshots WHERE version > ?",
+                arguments: [fullVersion])
+            return (row?["n"] ?? 0, row?["bytes"] ?? 0, full["stored_size"])
         }
     }
 
@@ -114,26 +177,6 @@ extension ConfigStore {
             let row = try Row.fetchOne(
                 db, sql: "SELECT author, comment FROM config_versions WHERE version = ?", arguments: [upTo])
             return (count, row?["author"], row?["comment"])
-        }
-    }
-
-    /// Stores a snapshot and keeps only the newest `retention` ones (and the version rows they cover).
-    func saveSnapshot(_ info: SnapshotInfo, compressed: [UInt8], retention: Int) async throws {
-        let countsText = JSONWriter.string(.object(info.counts.mapValues { .int(Int64($0)) }))
-        try await self.pool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO snapshots (version, hash, created_at, size, stored_size, counts, author,
-                        comment, changes, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [info.version, info.hash, info.createdAt, info.size, info.storedSize, countsText,
-                            info.author, info.comment, info.changes, Data(compressed)])
-            try db.execute(
-                sql: "DELETE FROM snapshots WHERE version NOT IN (SELECT version FROM snapshots ORDER BY version DESC LIMIT ?)",
-                arguments: [max(retention, 1)])
-            if let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(version) FROM snapshots") {
-                try db.execute(sql: "DELETE FROM config_versions WHERE version < ?", arguments: [oldest])
-            }
         }
     }
 }

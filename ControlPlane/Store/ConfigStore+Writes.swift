@@ -252,7 +252,7 @@ extension ConfigStore {
         for schema in EntityRegistry.all {
             bodies[schema.name] = content[schema.name].map { JSONWriter.string(.object($0)) }
         }
-        let hash = Digest.sha256Hex(ConfigContent.canonicalBytes(bodies: bodies, trustedIPs: self.trustedIPs))
+        let hash = ConfigHash.of(bodies: bodies, trustedIPs: self.trustedIPs)
         let encoded = bodies
         let version = try await self.change(info) { db in
             for schema in EntityRegistry.all.reversed() {

@@ -216,7 +216,44 @@ package final class ConfigStore: Sendable {
     /// The current configuration's hash (what its snapshot's hash is or will be), without parsing it.
     package func currentHash() async throws -> (version: Int64, hash: String) {
         let (version, bodies) = try await self.readAll()
-        return (version, Digest.sha256Hex(ConfigContent.canonicalBytes(bodies: bodies, trustedIPs: self.trustedIPs)))
+        return (version, ConfigHash.of(bodies: bodies, trustedIPs: self.trustedIPs))
+    }
+
+    /// A consistent read of everything at one version with ids, and the last row change it includes.
+    package func readRows() async throws -> (version: Int64, seq: Int64, bodies: [String: [(id: String, body: String)]]) {
+        try await self.pool.read { db in
+            let version = try Self.currentVersion(db)
+            let seq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM row_changes") ?? 0
+            var bodies: [String: [(id: String, body: String)]] = [:]
+            for schema in EntityRegistry.all {
+                bodies[schema.name] = try Row.fetchAll(db, sql: "SELECT id, body FROM \(schema.name) ORDER BY id")
+                    .map { ($0["id"], $0["body"]) }
+            }
+            return (version, seq, bodies)
+        }
+    }
+
+    /// What changed after row change `seq`, read consistently at one version: per type, each changed id with its
+    /// body now (nil: deleted). Nil when more than `limit` rows changed (read everything instead).
+    package func changes(since seq: Int64, limit: Int) async throws
+        -> (version: Int64, seq: Int64, rows: [String: [String: String?]])?
+    {
+        try await self.pool.read { db in
+            let version = try Self.currentVersion(db)
+            let newest = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM row_changes") ?? seq
+            let changed = try Row.fetchAll(
+                db, sql: "SELECT DISTINCT entity, id FROM row_changes WHERE seq > ? LIMIT ?", arguments: [seq, limit + 1])
+            guard changed.count <= limit else { return nil }
+            var rows: [String: [String: String?]] = [:]
+            for row in changed {
+                let entity: String = row["entity"]
+                let id: String = row["id"]
+                guard EntityRegistry.schema(entity) != nil else { continue }
+                let body = try String.fetchOne(db, sql: "SELECT body FROM \(entity) WHERE id = ?", arguments: [id])
+                rows[entity, default: [:]][id] = .some(body)
+            }
+            return (version, max(newest, seq), rows)
+        }
     }
 
     /// Stored entities by type and id, as canonical JSON text (parsed on demand by the caller).

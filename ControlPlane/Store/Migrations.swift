@@ -84,6 +84,29 @@ enum Migrations {
                 );
                 """)
         }
+        migrator.registerMigration("v2: row changes, delta snapshots") { db in
+            // Every insert, update and delete of an entity row (cascades included: SQLite runs triggers for
+            // foreign-key actions) leaves (entity, id) here, so the snapshot builder reads what changed since its
+            // last build instead of the whole configuration. The builder deletes what it has consumed.
+            try db.execute(sql: """
+                CREATE TABLE row_changes (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    entity TEXT NOT NULL,
+                    id TEXT NOT NULL
+                );
+                ALTER TABLE snapshots ADD COLUMN base_version INTEGER;
+                """)
+            for table in ["ca_certificates", "services", "routes", "consumers", "plugins", "header_cert_auth_credentials"] {
+                try db.execute(sql: """
+                    CREATE TRIGGER \(table)_inserted AFTER INSERT ON \(table)
+                        BEGIN INSERT INTO row_changes (entity, id) VALUES ('\(table)', NEW.id); END;
+                    CREATE TRIGGER \(table)_updated AFTER UPDATE ON \(table)
+                        BEGIN INSERT INTO row_changes (entity, id) VALUES ('\(table)', NEW.id); END;
+                    CREATE TRIGGER \(table)_deleted AFTER DELETE ON \(table)
+                        BEGIN INSERT INTO row_changes (entity, id) VALUES ('\(table)', OLD.id); END;
+                    """)
+            }
+        }
         return migrator
     }
 }

@@ -105,11 +105,17 @@ package final class ClusterClient: Service, Sendable {
                             // Frames queue unread while a large snapshot is applied: that is not the control
                             // plane going silent.
                             lastHeard.busy(true)
-                            let (reply, entry) = await self.apply(snapshot)
+                            let (reply, write) = await self.apply(snapshot)
                             lastHeard.busy(false)
                             try await outbound.write(reply)
                             // The ACK says "serving"; the cache write (fsync) follows, off the reply's path.
-                            if let entry { await self.persist(entry) }
+                            if let write { await self.persist(write) }
+                        case .delta(let delta):
+                            lastHeard.busy(true)
+                            let (reply, write) = await self.apply(delta)
+                            lastHeard.busy(false)
+                            try await outbound.write(reply)
+                            if let write { await self.persist(write) }
                         case .heartbeat:
                             break
                         case .notice(let notice):
@@ -143,52 +149,109 @@ package final class ClusterClient: Service, Sendable {
         return talked
     }
 
-    /// Verifies, decodes, validates and swaps in a snapshot. Never throws: failures are NACKs. Returns the reply
-    /// and, when applied, what to cache.
-    private func apply(_ snapshot: ClusterMessage.SnapshotFrame) async -> (ClusterMessage, SnapshotCache.Entry?) {
+    /// What to write to the cache after an apply.
+    enum CacheWrite: Sendable {
+        case whole(SnapshotCache.Entry)
+        case delta(SnapshotCache.JournalRecord, AppliedConfig)
+    }
+
+    /// Applies a delta to the configuration served now. Never throws: failures are NACKs (asking for a whole
+    /// snapshot when the delta does not fit).
+    private func apply(_ delta: ClusterMessage.DeltaFrame) async -> (ClusterMessage, CacheWrite?) {
         let started = ContinuousClock.now
-        let compressed = Array(snapshot.payload.readableBytesView)
-        guard snapshot.encoding == ClusterMessage.SnapshotFrame.encodingZlibJSON else {
-            return (self.nack(snapshot, "unknown snapshot encoding '\(snapshot.encoding)'"), nil)
+        guard delta.encoding == ClusterMessage.DeltaFrame.encodingJSON else {
+            return (self.nack(delta.version, delta.hash, "unknown delta encoding '\(delta.encoding)'"), nil)
         }
+        guard let previous = self.state.config else {
+            return (self.nack(delta.version, delta.hash, "a delta arrived but no configuration is served", resync: true),
+                    nil)
+        }
+        let payload = Array(delta.payload.readableBytesView)
         let maxSize = self.configuration.maxConfigSize
-        let previous = self.state.config
-        // On NIO's thread pool: a large snapshot takes a while to decode, and neither the event loops nor the
-        // cooperative pool (heartbeats) may wait behind it.
-        let result: Result<AppliedConfig, ApplyError>
-        do {
-            result = try await NIOThreadPool.singleton.runIfActive {
-                Result { () throws(ApplyError) in
-                    try SnapshotDecoder.decode(version: snapshot.version, hash: snapshot.hash, size: snapshot.size,
-                                               compressed: compressed, maxSize: maxSize, source: .controlPlane,
-                                               previous: previous)
-                }
-            }
-        } catch {
-            result = .failure(ApplyError("the data plane is shutting down"))
+        let result = await Self.offLoop { () throws(ApplyError) in
+            try SnapshotDecoder.apply(delta: payload, version: delta.version, hash: delta.hash,
+                                      baseHash: delta.baseHash, maxSize: maxSize, to: previous)
         }
         switch result {
         case .failure(let error):
-            return (self.nack(snapshot, error.description), nil)
+            return (self.nack(delta.version, delta.hash, error.description, resync: error.resync), nil)
         case .success(let config):
-            self.state.apply(config)
-            let elapsed = ContinuousClock.now - started
-            let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-            self.logger.info("config applied", metadata: [
-                "gw.config.version": "\(snapshot.version)", "gw.config.hash": "\(snapshot.hash)",
-                "apply_ms": "\(ms)",
-            ])
-            let entry = SnapshotCache.Entry(version: snapshot.version, hash: snapshot.hash, size: snapshot.size,
-                                            compressed: compressed)
-            return (.ack(.init(version: snapshot.version, hash: snapshot.hash, applyMS: ms)), entry)
+            let ms = self.applied(config, started: started, kind: "delta")
+            let record = SnapshotCache.JournalRecord(version: delta.version, hash: delta.hash,
+                                                     baseVersion: delta.baseVersion, baseHash: delta.baseHash,
+                                                     payload: payload)
+            return (.ack(.init(version: delta.version, hash: delta.hash, applyMS: ms)), .delta(record, config))
         }
     }
 
-    /// Writes an applied snapshot to the cache on NIO's blocking-I/O thread pool.
-    private func persist(_ entry: SnapshotCache.Entry) async {
+    /// Runs decode work on NIO's thread pool: a large snapshot takes a while, and neither the event loops nor the
+    /// cooperative pool (heartbeats) may wait behind it.
+    static func offLoop(_ work: @escaping @Sendable () throws(ApplyError) -> AppliedConfig) async
+        -> Result<AppliedConfig, ApplyError>
+    {
+        do {
+            return try await NIOThreadPool.singleton.runIfActive { Result { () throws(ApplyError) in try work() } }
+        } catch {
+            return .failure(ApplyError("the data plane is shutting down"))
+        }
+    }
+
+    /// Swaps a configuration in and logs it; returns the milliseconds since `started`.
+    private func applied(_ config: AppliedConfig, started: ContinuousClock.Instant, kind: String) -> Double {
+        self.state.apply(config)
+        let elapsed = ContinuousClock.now - started
+        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        self.logger.info("config applied", metadata: [
+            "gw.config.version": "\(config.version)", "gw.config.hash": "\(config.hash)", "apply_ms": "\(ms)",
+            "kind": "\(kind)",
+        ])
+        return ms
+    }
+
+    /// Verifies, decodes, validates and swaps in a snapshot. Never throws: failures are NACKs. Returns the reply
+    /// and, when applied, what to cache.
+    private func apply(_ snapshot: ClusterMessage.SnapshotFrame) async -> (ClusterMessage, CacheWrite?) {
+        let started = ContinuousClock.now
+        let compressed = Array(snapshot.payload.readableBytesView)
+        guard snapshot.encoding == ClusterMessage.SnapshotFrame.encodingZlibJSON else {
+            return (self.nack(snapshot.version, snapshot.hash, "unknown snapshot encoding '\(snapshot.encoding)'"), nil)
+        }
+        let maxSize = self.configuration.maxConfigSize
+        let previous = self.state.config
+        let result = await Self.offLoop { () throws(ApplyError) in
+            try SnapshotDecoder.decode(version: snapshot.version, hash: snapshot.hash, size: snapshot.size,
+                                       compressed: compressed, maxSize: maxSize, source: .controlPlane,
+                                       previous: previous)
+        }
+        switch result {
+        case .failure(let error):
+            return (self.nack(snapshot.version, snapshot.hash, error.description), nil)
+        case .success(let config):
+            let ms = self.applied(config, started: started, kind: "snapshot")
+            let entry = SnapshotCache.Entry(version: snapshot.version, hash: snapshot.hash, size: snapshot.size,
+                                            compressed: compressed)
+            return (.ack(.init(version: snapshot.version, hash: snapshot.hash, applyMS: ms)), .whole(entry))
+        }
+    }
+
+    /// Writes to the cache on NIO's blocking-I/O thread pool: a whole snapshot, or a delta appended to the
+    /// journal (and, once the journal outgrows the whole snapshot, what is served written as the new whole one).
+    private func persist(_ write: CacheWrite) async {
         let cache = self.cache
         do {
-            try await NIOThreadPool.singleton.runIfActive { try cache.store(entry) }
+            try await NIOThreadPool.singleton.runIfActive {
+                switch write {
+                case .whole(let entry):
+                    try cache.store(entry)
+                case .delta(let record, let config):
+                    let journal = try cache.append(record)
+                    if journal > max(Self.minCompaction, cache.storedSize() ?? 0) {
+                        let payload = config.decoded.canonicalBytes()
+                        try cache.store(.init(version: config.version, hash: config.hash, size: payload.count,
+                                              compressed: try Deflate.compress(payload, level: 1)))
+                    }
+                }
+            }
         } catch {
             // Serving the new config matters more than caching it; the problem is reported, not hidden.
             self.state.recordError("cache write failed: \(error)")
@@ -196,12 +259,21 @@ package final class ClusterClient: Service, Sendable {
         }
     }
 
-    private func nack(_ snapshot: ClusterMessage.SnapshotFrame, _ reason: String) -> ClusterMessage {
-        self.state.recordError(reason)
-        self.logger.error("snapshot rejected; still serving the previous configuration", metadata: [
-            "gw.config.version": "\(snapshot.version)", "reason": "\(reason)",
-        ])
-        return .nack(.init(version: snapshot.version, hash: snapshot.hash, reason: reason))
+    /// A journal smaller than this is never compacted.
+    static let minCompaction = 4 << 20
+
+    private func nack(_ version: Int64, _ hash: String, _ reason: String, resync: Bool = false) -> ClusterMessage {
+        if resync {
+            self.logger.info("delta does not fit; asking for a whole snapshot", metadata: [
+                "gw.config.version": "\(version)", "reason": "\(reason)",
+            ])
+        } else {
+            self.state.recordError(reason)
+            self.logger.error("snapshot rejected; still serving the previous configuration", metadata: [
+                "gw.config.version": "\(version)", "reason": "\(reason)",
+            ])
+        }
+        return .nack(.init(version: version, hash: hash, reason: reason, resync: resync))
     }
 
     /// Our heartbeat every interval (with what we serve); gives up after 3 silent intervals.

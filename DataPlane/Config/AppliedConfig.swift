@@ -11,8 +11,8 @@ package final class AppliedConfig: Sendable {
     package let appliedAt: Double
     /// Where it came from: the control plane or the on-disk cache.
     package let source: Source
-    /// The decoded rows, reused by the next snapshot's decode for every row that did not change.
-    let decoded: DecodedSnapshot?
+    /// The decoded rows: what a delta applies to, and what the next whole snapshot's decode reuses.
+    package let decoded: DecodedSnapshot
     /// The routes, compiled for matching.
     package let router: Router
 
@@ -32,10 +32,23 @@ package final class AppliedConfig: Sendable {
     }
 }
 
+extension AppliedConfig {
+    /// The same configuration, recorded as coming from `source`.
+    convenience init(from other: AppliedConfig, source: Source) {
+        self.init(version: other.version, hash: other.hash, decoded: other.decoded, router: other.router,
+                  appliedAt: other.appliedAt, source: source)
+    }
+}
+
 /// Why a snapshot could not be applied; sent back in a NACK.
 package struct ApplyError: Error, Sendable, CustomStringConvertible {
     package var description: String
-    init(_ description: String) { self.description = description }
+    /// A delta that does not fit what this data plane serves: a whole snapshot will.
+    package var resync: Bool
+    init(_ description: String, resync: Bool = false) {
+        self.description = description
+        self.resync = resync
+    }
 }
 
 /// Turns a snapshot's compressed payload into an ``AppliedConfig``: bounded inflate, SHA-256 check, decode,
@@ -56,18 +69,17 @@ package enum SnapshotDecoder {
         } catch {
             throw ApplyError("snapshot \(version) payload cannot be inflated: \(error.description)")
         }
-        let actual = Digest.sha256Hex(payload)
-        guard actual == hash else {
-            throw ApplyError("snapshot \(version) hash mismatch: announced \(hash), payload hashes to \(actual)")
-        }
         let decoded: DecodedSnapshot
         do {
             decoded = try IncrementalDecoder.decode(payload, previous: previous?.decoded)
         } catch {
             throw ApplyError("snapshot \(version) cannot be decoded: \(error.description)")
         }
+        guard decoded.hash == hash else {
+            throw ApplyError("snapshot \(version) hash mismatch: announced \(hash), payload hashes to \(decoded.hash)")
+        }
         let problems = ConfigValidator.problems(decoded.content, now: Int64(Date().timeIntervalSince1970),
-                                                fresh: previous?.decoded == nil ? nil : decoded.fresh)
+                                                fresh: previous == nil ? nil : decoded.fresh)
         guard problems.isEmpty else {
             throw ApplyError("snapshot \(version) is invalid: " + problems.joined(separator: "; "))
         }
@@ -80,5 +92,51 @@ package enum SnapshotDecoder {
         }
         return AppliedConfig(version: version, hash: hash, decoded: decoded, router: router,
                              appliedAt: Date().timeIntervalSince1970, source: source)
+    }
+
+    /// Applies a delta to the configuration served now: checks its base, applies it, checks the result's hash,
+    /// validates what changed and recompiles only the changed routes. A delta that does not fit (other base, rows
+    /// missing, hash mismatch) fails with `resync`.
+    package static func apply(
+        delta payload: [UInt8], version: Int64, hash: String, baseHash: String, maxSize: Int, to previous: AppliedConfig
+    ) throws(ApplyError) -> AppliedConfig {
+        guard previous.hash == baseHash else {
+            throw ApplyError("delta \(version) applies to \(baseHash.prefix(12)), this data plane serves "
+                + "\(previous.hash.prefix(12))", resync: true)
+        }
+        guard payload.count <= maxSize else {
+            throw ApplyError("delta \(version) is \(payload.count) bytes, more than the \(maxSize) bytes this data plane "
+                + "accepts (--max-config-size)")
+        }
+        let delta: DecodedDelta
+        do {
+            delta = try DecodedDelta.decode(payload)
+        } catch {
+            throw ApplyError("delta \(version) cannot be decoded: \(error.description)")
+        }
+        let decoded: DecodedSnapshot
+        do {
+            decoded = try previous.decoded.applying(delta)
+        } catch {
+            throw ApplyError("delta \(version) does not apply: \(error.description)", resync: true)
+        }
+        guard decoded.hash == hash else {
+            throw ApplyError("delta \(version) hash mismatch: announced \(hash), the result hashes to \(decoded.hash)",
+                             resync: true)
+        }
+        let problems = ConfigValidator.deltaProblems(decoded, now: Int64(Date().timeIntervalSince1970))
+        guard problems.isEmpty else {
+            throw ApplyError("snapshot \(version) is invalid: " + problems.joined(separator: "; "))
+        }
+        let router: Router
+        do {
+            router = try previous.router.updated(
+                removing: decoded.removed["routes"] ?? [],
+                upserting: (delta.upserts["routes"] ?? []).map(\.entity))
+        } catch {
+            throw ApplyError("snapshot \(version) cannot be compiled: \(error.description)")
+        }
+        return AppliedConfig(version: version, hash: hash, decoded: decoded, router: router,
+                             appliedAt: Date().timeIntervalSince1970, source: .controlPlane)
     }
 }

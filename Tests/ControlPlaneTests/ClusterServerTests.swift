@@ -10,8 +10,18 @@ import Testing
     /// Decodes a snapshot frame the way a data plane must: inflate, check the hash, parse.
     static func content(_ s: ClusterMessage.SnapshotFrame) throws -> ConfigContent {
         let inflated = try Deflate.decompress(Array(s.payload.readableBytesView), expectedSize: s.size)
-        #expect(Digest.sha256Hex(inflated) == s.hash)
+        #expect(try ConfigHash.of(payload: inflated) == s.hash)
         return try ConfigContent.decode(inflated)
+    }
+
+    /// Applies a delta frame to the configuration it is based on, checking the base and the result's hash.
+    static func content(_ d: ClusterMessage.DeltaFrame, on base: ClusterMessage.SnapshotFrame) throws -> ConfigContent {
+        #expect(d.baseHash == base.hash)
+        let inflated = try Deflate.decompress(Array(base.payload.readableBytesView), expectedSize: base.size)
+        let decoded = try IncrementalDecoder.decode(inflated, previous: nil)
+        let applied = try decoded.applying(try DecodedDelta.decode(Array(d.payload.readableBytesView)))
+        #expect(applied.hash == d.hash)
+        return applied.content
     }
 
     @Test func greetsPushesAndTracksDataPlanes() async throws {
@@ -22,7 +32,7 @@ import Testing
             let dp = try await TestDataPlane.connect(cp.socketPath)
             try await dp.send(TestDataPlane.hello(id: "dp-a"))
             guard case .welcome(let welcome)? = try await dp.next() else { throw TestFailure("no welcome") }
-            #expect(welcome.protocolVersion.major == 1)
+            #expect(welcome.protocolVersion.major == ProtocolVersion.current.major)
             #expect(welcome.heartbeatIntervalMS == 1000)
             guard case .snapshot(let snap)? = try await dp.next() else { throw TestFailure("no snapshot") }
             #expect(snap.version == first.version)
@@ -32,9 +42,11 @@ import Testing
 
             // An admin change reaches the connected data plane.
             _ = try await admin.json(.post, "/services", ["name": "t", "host": "example.org"])
-            guard case .snapshot(let next)? = try await dp.next() else { throw TestFailure("no second snapshot") }
+            // As a delta from what the data plane holds.
+            guard case .delta(let next)? = try await dp.next() else { throw TestFailure("no delta") }
             #expect(next.version > snap.version)
-            #expect(try Self.content(next)["services"].count == 2)
+            #expect(next.baseVersion == snap.version)
+            #expect(try Self.content(next, on: snap)["services"].count == 2)
             try await dp.send(.ack(.init(version: next.version, hash: next.hash, applyMS: 0.5)))
 
             try await Self.eventually {
@@ -45,7 +57,7 @@ import Testing
             #expect(row["id"] == "dp-a")
             #expect(row["hostname"] == "test-host")
             #expect(row["pid"] == 4242)
-            #expect(row["protocol_version"] == "1.3")
+            #expect(row["protocol_version"] == .string("\(ProtocolVersion.current.major).3"))
             #expect(row["config_version"] == .int(next.version))
             #expect(row["apply_ms"] == 0.5)
             #expect(row["last_error"] == .null)
@@ -79,7 +91,14 @@ import Testing
             #expect(hb.hash == current.hash)
 
             _ = try await admin.json(.post, "/consumers", ["username": "x"])
-            guard case .snapshot(let snap)? = try await dp.next() else { throw TestFailure("no snapshot") }
+            guard case .delta(let snap)? = try await dp.next() else { throw TestFailure("no delta") }
+            #expect(snap.baseHash == current.hash)
+            // A data plane that cannot apply a delta to what it holds asks for the whole snapshot and gets it.
+            try await dp.send(.nack(.init(version: snap.version, hash: snap.hash, reason: "base mismatch", resync: true)))
+            guard case .snapshot(let whole)? = try await dp.next() else { throw TestFailure("no whole snapshot") }
+            #expect(whole.version == snap.version)
+            #expect(whole.hash == snap.hash)
+            #expect(try Self.content(whole)["consumers"].count == 1)
             try await dp.send(.nack(.init(version: snap.version, hash: snap.hash, reason: "route r1: cannot compile")))
             try await Self.eventually {
                 let row = try await admin.get("/clustering/data-planes")["data"]?.arrayValue?.first
@@ -96,10 +115,10 @@ import Testing
     @Test func refusesAnotherMajorVersionAndGarbage() async throws {
         try await AdminHarness().run { _, cp in
             let dp = try await TestDataPlane.connect(cp.socketPath)
-            try await dp.send(TestDataPlane.hello(major: 2))
+            try await dp.send(TestDataPlane.hello(major: ProtocolVersion.current.major + 1))
             guard case .error(let e)? = try await dp.next() else { throw TestFailure("no error") }
             #expect(e.code == "protocol_version")
-            #expect(e.message.contains("2.3"))
+            #expect(e.message.contains("\(ProtocolVersion.current.major + 1).3"))
             #expect(try await dp.next() == nil)
             await dp.close()
 
@@ -230,10 +249,11 @@ import Testing
                 // The fast data plane gets every version promptly although the slow one reads nothing.
                 var got: Int64 = -1
                 while got < newest.version {
-                    guard case .snapshot(let s)? = try await fast.next(timeout: .seconds(5)) else {
-                        throw TestFailure("fast data plane starved")
+                    switch try await fast.next(timeout: .seconds(5)) {
+                    case .snapshot(let s)?: got = s.version
+                    case .delta(let d)?: got = d.version
+                    default: throw TestFailure("fast data plane starved")
                     }
-                    got = s.version
                 }
                 last = newest.version
             }
@@ -243,6 +263,7 @@ import Testing
             while versions.last != last {
                 let message = try await slow.next(timeout: .seconds(10))
                 if case .snapshot(let s)? = message { versions.append(s.version) }
+                if case .delta(let d)? = message { versions.append(d.version) }
                 if message == nil { break }
             }
             #expect(versions.last == last)

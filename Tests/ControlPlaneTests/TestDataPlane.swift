@@ -45,7 +45,7 @@ struct TestDataPlane: Sendable {
     }
 
     static func hello(id: String = UUID().uuidString, hash: String? = nil, version: Int64? = nil,
-                      major: Int = 1, maxFrame: Int = 1 << 28) -> ClusterMessage
+                      major: Int = ProtocolVersion.current.major, maxFrame: Int = 1 << 28) -> ClusterMessage
     {
         .hello(.init(protocolVersion: .init(major: major, minor: 3), nodeID: id, hostname: "test-host", pid: 4242,
                      softwareVersion: "test", configVersion: version, configHash: hash, maxFrame: maxFrame))

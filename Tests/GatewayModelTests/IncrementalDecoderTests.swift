@@ -42,18 +42,6 @@ struct IncrementalDecoderTests {
         #expect(third.fresh["consumers"]?.isEmpty == true)
     }
 
-    @Test func digestCollisionsNeverConfuseRows() {
-        var index = RowIndex()
-        let a = StoredRow(bytes: Array("{\"a\":1}".utf8), entity: ["a": 1])
-        let b = StoredRow(bytes: Array("{\"b\":2}".utf8), entity: ["b": 2])
-        index.insert(a, digest: 7)
-        index.insert(b, digest: 7)  // forced collision
-        #expect(index.find(ArraySlice(a.bytes), digest: 7)?.entity == ["a": 1])
-        #expect(index.find(ArraySlice(b.bytes), digest: 7)?.entity == ["b": 2])
-        #expect(index.find(ArraySlice(Array("{\"c\":3}".utf8)), digest: 7) == nil)
-        #expect(index.count == 2)
-    }
-
     @Test(arguments: ["", "{", "[]", "{\"consumers\":[1]}", "{\"consumers\":[{\"id\":\"x\"}", "{\"consumers\":{}}",
                       "{\"consumers\":[]} x", "{\"_format_version\":\"3.0\",}"])
     func garbageIsAnError(text: String) {

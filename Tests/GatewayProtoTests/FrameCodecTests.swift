@@ -18,6 +18,10 @@ import Testing
         .snapshot(.init(version: 0, hash: hash, size: 0, payload: ByteBuffer())),
         .ack(.init(version: 9, hash: hash, applyMS: 1.5)),
         .nack(.init(version: 9, hash: hash, reason: "route r: invalid regex")),
+        .nack(.init(version: 9, hash: hash, reason: "base mismatch", resync: true)),
+        .delta(.init(version: 10, hash: hash, baseVersion: 9, baseHash: hash, size: 4,
+                     payload: ByteBuffer(bytes: Array("{}\n\u{0}".utf8)))),
+        .delta(.init(version: 11, hash: hash, baseVersion: 3, baseHash: hash, size: 0, payload: ByteBuffer())),
         .heartbeat(.init(version: 9, hash: hash)),
         .heartbeat(.init(version: nil, hash: nil)),
         .error(.init(code: ClusterMessage.ProtocolError.versionMismatch, message: "major 2 is not 1")),
@@ -72,6 +76,7 @@ import Testing
         ([0, 0, 0, 3, 1, 0x7B, 0x7D], "hello needs protocol [major, minor]"),
         ([0, 0, 0, 3, 4, 0x5B, 0x5D], "ack body is not a JSON object"),
         ([0, 0, 0, 5, 3, 0, 0, 0, 9], "snapshot frame without a complete header"),
+        ([0, 0, 0, 5, 9, 0, 0, 1, 0], "delta frame without a complete header"),
         ([0, 0, 0, 2, 6, 0xFF], "heartbeat body is not a JSON object"),
     ])
     func garbageIsABadMessage(bytes: [UInt8], message: String) throws {
@@ -85,6 +90,19 @@ import Testing
         body.writeInteger(UInt32(header.count))
         body.writeBytes(header)
         #expect(throws: FrameError.self) { try ClusterMessage.decode(type: 3, body: body) }
+    }
+
+    @Test func deltaHeaderMustBeComplete() throws {
+        for header in [
+            JSONWriter.bytes(["version": 2, "hash": .string(Self.hash), "size": 0, "encoding": "json"]),
+            JSONWriter.bytes(["version": 2, "hash": .string(Self.hash), "base_version": 1, "base_hash": "nothex",
+                              "size": 0, "encoding": "json"]),
+        ] {
+            var body = ByteBuffer()
+            body.writeInteger(UInt32(header.count))
+            body.writeBytes(header)
+            #expect(throws: FrameError.self) { try ClusterMessage.decode(type: 9, body: body) }
+        }
     }
 
     @Test func abruptDisconnectMidFrameIsAnError() throws {

@@ -58,4 +58,33 @@ package enum UniquenessCheck {
         }
         return nil
     }
+
+    /// Whether `entity` shares a unique key with another entity among `rows` (same type). Compares values in place:
+    /// one pass, no key built per row.
+    package static func conflict(of entity: [String: JSON], _ schema: EntitySchema, among rows: [[String: JSON]])
+        -> Conflict?
+    {
+        let id = entity["id"]?.stringValue ?? ""
+        var checks: [[String: JSON]] = []
+        for field in [schema.endpointKey].compactMap({ $0 }) + schema.uniqueFields {
+            if let v = entity[field], !v.isNull { checks.append([field: v]) }
+        }
+        if !schema.cacheKey.isEmpty {
+            var k: [String: JSON] = [:]
+            for f in schema.cacheKey { k[f] = entity[f] ?? .null }
+            checks.append(k)
+        }
+        if checks.isEmpty { return nil }
+        for other in rows {
+            for key in checks where key.allSatisfy({ (other[$0.key] ?? .null) == $0.value }) {
+                let otherID = other["id"]?.stringValue ?? ""
+                guard otherID != id else { continue }
+                return Conflict(
+                    path: "\(schema.name)[id=\(id)]",
+                    message: "UNIQUE violation detected on '\(LuaPretty.render(.object(key)))' (also used by the entity "
+                        + "with id '\(otherID)')")
+            }
+        }
+        return nil
+    }
 }

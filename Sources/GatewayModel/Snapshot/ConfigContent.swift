@@ -23,6 +23,14 @@ package struct ConfigContent: Sendable, Equatable {
         self.trustedIPs = trustedIPs
     }
 
+    /// Entities already in id order per type (decoded snapshots): nothing is checked or sorted again.
+    package init(sortedEntities: [String: [[String: JSON]]], trustedIPs: [String]) {
+        var all = sortedEntities
+        for schema in EntityRegistry.all where all[schema.name] == nil { all[schema.name] = [] }
+        self.entities = all
+        self.trustedIPs = trustedIPs
+    }
+
     package subscript(type: String) -> [[String: JSON]] { self.entities[type] ?? [] }
 
     package var counts: [String: Int] { self.entities.mapValues(\.count) }
@@ -70,12 +78,17 @@ extension ConfigContent {
     /// without parsing them: byte-for-byte what ``canonicalBytes()`` gives for the parsed content, as long as
     /// each type's bodies are in id order.
     package static func canonicalBytes(bodies: [String: [String]], trustedIPs: [String]) -> [UInt8] {
+        self.canonicalBytes(rows: bodies.mapValues { $0.map { Array($0.utf8) } }, trustedIPs: trustedIPs)
+    }
+
+    /// The canonical payload from rows that are canonical JSON bytes, each type's in id order.
+    package static func canonicalBytes(rows bodies: [String: [[UInt8]]], trustedIPs: [String]) -> [UInt8] {
         var keys: [(String, [UInt8])] = [("_format_version", JSONWriter.bytes(.string(Self.formatVersion)))]
         if !trustedIPs.isEmpty {
             keys.append(("_trusted_ips", JSONWriter.bytes(.array(trustedIPs.map(JSON.string)))))
         }
         var total = 64
-        for rows in bodies.values { for r in rows { total += r.utf8.count + 1 } }
+        for rows in bodies.values { for r in rows { total += r.count + 1 } }
         var out: [UInt8] = []
         out.reserveCapacity(total + 256)
         for schema in EntityRegistry.all { keys.append((schema.name, [])) }
@@ -89,7 +102,7 @@ extension ConfigContent {
                 out.append(UInt8(ascii: "["))
                 for (j, row) in rows.enumerated() {
                     if j > 0 { out.append(UInt8(ascii: ",")) }
-                    out.append(contentsOf: row.utf8)
+                    out.append(contentsOf: row)
                 }
                 out.append(UInt8(ascii: "]"))
             } else {

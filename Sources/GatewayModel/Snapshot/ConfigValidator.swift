@@ -26,41 +26,90 @@ package enum ConfigValidator {
         }
         for schema in EntityRegistry.all {
             let freshIDs = fresh?[schema.name]
-            let foreignKeys = schema.foreignKeys
-            let alwaysCheck = Self.contextDependent.contains(schema.name)
             for entity in content[schema.name] {
                 let id = entity["id"]?.stringValue ?? "?"
-                func fail(_ message: String) { out.append("\(schema.name) \(id): \(message)") }
                 let unchanged = freshIDs.map { !$0.contains(id) } ?? false
-                var fields = schema.fields
-                if schema.name == EntitySchema.plugins.name {
-                    let (pluginFields, unknown) = EntitySchema.pluginFields(for: entity)
-                    if let unknown {
-                        fail("plugin '\(unknown)' is not available on this data plane")
-                        continue
-                    }
-                    fields = pluginFields
-                }
-                var all = ValidationErrors()
-                if unchanged {
-                    if alwaysCheck { schema.check(entity, context, &all) }
-                } else {
-                    let (result, errors) = SchemaValidator.processRecord(entity, fields: fields, coerceStrings: false)
-                    for (k, v) in errors { all.add(k, v) }
-                    if all.isEmpty { schema.check(result, context, &all) }
-                }
-                if !all.isEmpty { fail(all.lines.joined(separator: "; ")) }
-                for fk in foreignKeys {
-                    guard let ref = entity[fk.field], !ref.isNull else { continue }
-                    guard let target = ref["id"]?.stringValue, known[fk.reference]?.contains(target) == true else {
-                        fail("\(fk.field) references a missing \(fk.reference) entity")
-                        continue
-                    }
+                if let problem = Self.check(entity, schema, unchanged: unchanged, context: context,
+                                            known: { known[$0]?.contains($1) ?? false })
+                {
+                    out.append("\(schema.name) \(id): \(problem)")
                 }
                 if out.count >= limit { return out }
             }
         }
         if let conflict = UniquenessCheck.firstConflict(in: content) { out.append("\(conflict.path): \(conflict.message)") }
         return out
+    }
+
+    /// The same verdict as ``problems(_:now:fresh:limit:)`` for a configuration reached by a delta from one that
+    /// passed it, at a cost that follows the delta: new and changed entities get every check (schema, references,
+    /// uniqueness against all others), context-dependent types are re-checked, and removals may not leave a
+    /// reference dangling.
+    package static func deltaProblems(_ snapshot: DecodedSnapshot, now: Int64, limit: Int = 20) -> [String] {
+        let rows = snapshot.rows
+        let content = snapshot.content
+        let known: @Sendable (String, String) -> Bool = { type, id in RowMerge.contains(rows[type] ?? [], id: id) }
+        let context = ValidationContext(trustedIPs: content.trustedIPs, now: now, exists: known)
+        var out: [String] = []
+        for schema in EntityRegistry.all {
+            let fresh = snapshot.fresh[schema.name] ?? []
+            let alwaysCheck = Self.contextDependent.contains(schema.name)
+            if fresh.isEmpty && !alwaysCheck { continue }
+            for entity in content[schema.name] {
+                let id = entity["id"]?.stringValue ?? "?"
+                let isFresh = fresh.contains(id)
+                guard isFresh || alwaysCheck else { continue }
+                if let problem = Self.check(entity, schema, unchanged: !isFresh, context: context, known: known) {
+                    out.append("\(schema.name) \(id): \(problem)")
+                }
+                if isFresh, let conflict = UniquenessCheck.conflict(of: entity, schema, among: content[schema.name]) {
+                    out.append("\(conflict.path): \(conflict.message)")
+                }
+                if out.count >= limit { return out }
+            }
+        }
+        for (type, ids) in snapshot.removed where !ids.isEmpty {
+            for schema in EntityRegistry.all {
+                for fk in schema.foreignKeys where fk.reference == type {
+                    for entity in content[schema.name] {
+                        guard let target = entity[fk.field]?["id"]?.stringValue, ids.contains(target) else { continue }
+                        out.append("\(schema.name) \(entity["id"]?.stringValue ?? "?"): \(fk.field) references a "
+                            + "missing \(fk.reference) entity")
+                        if out.count >= limit { return out }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// One entity's problems, or nil.
+    static func check(_ entity: [String: JSON], _ schema: EntitySchema, unchanged: Bool, context: ValidationContext,
+                      known: (String, String) -> Bool) -> String?
+    {
+        var fields = schema.fields
+        if schema.name == EntitySchema.plugins.name {
+            let (pluginFields, unknown) = EntitySchema.pluginFields(for: entity)
+            if let unknown { return "plugin '\(unknown)' is not available on this data plane" }
+            fields = pluginFields
+        }
+        var problems: [String] = []
+        var all = ValidationErrors()
+        if unchanged {
+            if Self.contextDependent.contains(schema.name) { schema.check(entity, context, &all) }
+        } else {
+            let (result, errors) = SchemaValidator.processRecord(entity, fields: fields, coerceStrings: false)
+            for (k, v) in errors { all.add(k, v) }
+            if all.isEmpty { schema.check(result, context, &all) }
+        }
+        if !all.isEmpty { problems.append(all.lines.joined(separator: "; ")) }
+        for fk in schema.foreignKeys {
+            guard let ref = entity[fk.field], !ref.isNull else { continue }
+            guard let target = ref["id"]?.stringValue, known(fk.reference, target) else {
+                problems.append("\(fk.field) references a missing \(fk.reference) entity")
+                continue
+            }
+        }
+        return problems.isEmpty ? nil : problems.joined(separator: "; ")
     }
 }

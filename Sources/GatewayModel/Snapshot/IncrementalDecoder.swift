@@ -1,136 +1,164 @@
 import Foundation
 
-/// One decoded row kept for the next decode: its canonical bytes and the (validated) entity they encode.
-package struct StoredRow: Sendable {
-    package let bytes: [UInt8]
+/// One decoded row kept for the next decode: its canonical form and the (validated) entity it encodes.
+package struct StoredRow: Sendable, IdentifiedRow {
+    package let row: CanonicalRow
     package let entity: [String: JSON]
 
-    package init(bytes: [UInt8], entity: [String: JSON]) {
-        self.bytes = bytes
+    package init(row: CanonicalRow, entity: [String: JSON]) {
+        self.row = row
         self.entity = entity
     }
+
+    package var rowID: String { self.row.id }
+    package var rowDigest: RowDigest { self.row.digest }
 }
 
-/// Decoded rows by a digest of their bytes; a lookup compares bytes only on a digest match and copies nothing.
-/// Rows whose digest collides with another's (different bytes) go to a small overflow list.
-package struct RowIndex: Sendable {
-    private var primary: [UInt64: StoredRow] = [:]
-    private var overflow: [(UInt64, StoredRow)] = []
-
-    package init(capacity: Int = 0) { self.primary.reserveCapacity(capacity) }
-
-    /// A fast 64-bit mix of the bytes (not cryptographic: the payload's SHA-256 was checked before).
-    static func digest(_ raw: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(raw.count)
-        var i = 0
-        while i + 8 <= raw.count {
-            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
-            h ^= h >> 31
-            i += 8
-        }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < raw.count {
-            tail |= UInt64(raw[i]) << shift
-            shift += 8
-            i += 1
-        }
-        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
-        return h ^ (h >> 29)
-    }
-
-    static func same(_ row: StoredRow, _ raw: UnsafeRawBufferPointer) -> Bool {
-        row.bytes.count == raw.count
-            && row.bytes.withUnsafeBytes { stored in
-                guard let a = stored.baseAddress, let b = raw.baseAddress else { return raw.count == 0 }
-                return memcmp(a, b, raw.count) == 0
-            }
-    }
-
-    package func find(_ slice: ArraySlice<UInt8>, digest: UInt64) -> StoredRow? {
-        slice.withUnsafeBytes { raw in
-            if let row = self.primary[digest], Self.same(row, raw) { return row }
-            return self.overflow.first { $0.0 == digest && Self.same($0.1, raw) }?.1
-        }
-    }
-
-    package mutating func insert(_ row: StoredRow, digest: UInt64) {
-        if self.primary[digest] == nil {
-            self.primary[digest] = row
-        } else {
-            self.overflow.append((digest, row))
-        }
-    }
-
-    package var count: Int { self.primary.count + self.overflow.count }
-}
-
-/// A decoded snapshot plus what the next decode may reuse: every row's bytes with its entity.
+/// A decoded configuration plus what the next decode or delta reuses: every row with its bytes, digest and entity.
 package struct DecodedSnapshot: Sendable {
     package let content: ConfigContent
-    package let rows: [String: RowIndex]
-    /// Per type, the ids of entities parsed in this decode (the others were reused unchanged).
+    /// Per type, the rows in id order (parallel to `content`'s arrays).
+    package let rows: [String: [StoredRow]]
+    /// Per type, the ids of entities parsed in this decode, new or changed (the others were reused unchanged).
     package let fresh: [String: Set<String>]
+    /// Per type, the ids of entities the previous configuration had and this one does not (deltas only; a full
+    /// decode leaves it empty).
+    package let removed: [String: Set<String>]
+    /// The configuration hash (``ConfigHash``).
+    package let hash: String
+
+    init(rows: [String: [StoredRow]], trustedIPs: [String], fresh: [String: Set<String>],
+         removed: [String: Set<String>], previous: ConfigContent?)
+    {
+        var entities: [String: [[String: JSON]]] = [:]
+        for (type, list) in rows {
+            // Types a delta did not touch keep their (identical) entity arrays.
+            if fresh[type] == nil, removed[type] == nil, let same = previous?.entities[type] {
+                entities[type] = same
+            } else {
+                entities[type] = list.map(\.entity)
+            }
+        }
+        self.content = ConfigContent(sortedEntities: entities, trustedIPs: trustedIPs)
+        self.rows = rows
+        self.fresh = fresh
+        self.removed = removed
+        self.hash = ConfigHash.of(rows: rows, trustedIPs: trustedIPs)
+    }
+
+    /// The canonical payload of this configuration (what a full snapshot of it carries).
+    package func canonicalBytes() -> [UInt8] {
+        ConfigContent.canonicalBytes(rows: self.rows.mapValues { $0.map(\.row.bytes) },
+                                     trustedIPs: self.content.trustedIPs)
+    }
+
+    /// This configuration with a delta applied. Fails when the delta does not fit (it removes or is based on rows
+    /// this configuration does not have).
+    package func applying(_ delta: DecodedDelta) throws(ConfigContent.DecodeError) -> DecodedSnapshot {
+        var rows = self.rows
+        var fresh: [String: Set<String>] = [:]
+        var removed: [String: Set<String>] = [:]
+        for type in Set(delta.upserts.keys).union(delta.deletes.keys) {
+            let old = rows[type] ?? []
+            let deletes = Set(delta.deletes[type] ?? [])
+            let missing = deletes.filter { !RowMerge.contains(old, id: $0) }
+            if !missing.isEmpty {
+                throw ConfigContent.DecodeError(description: "the delta removes \(type) this data plane does not have: "
+                    + missing.sorted().prefix(3).joined(separator: ", "))
+            }
+            let merged = RowMerge.apply(old, deletes: deletes, upserts: delta.upserts[type] ?? [])
+            rows[type] = merged
+            fresh[type] = Set((delta.upserts[type] ?? []).map(\.rowID))
+            removed[type] = deletes
+        }
+        return DecodedSnapshot(rows: rows, trustedIPs: self.content.trustedIPs, fresh: fresh, removed: removed,
+                               previous: self.content)
+    }
 }
 
 /// Decodes a canonical snapshot payload (the format of ``ConfigContent/canonicalBytes()``) reusing, row by row,
-/// the entities of the previous snapshot whose bytes did not change: only new or changed rows are parsed.
-/// Rows are found by a scan that tracks strings and nesting without building values.
+/// the entities of the previous snapshot whose bytes did not change (same SHA-256): only new or changed rows are
+/// parsed. Rows are found by a scan that tracks strings and nesting without building values.
 package enum IncrementalDecoder {
     package static func decode(_ payload: [UInt8], previous: DecodedSnapshot?) throws(ConfigContent.DecodeError)
         -> DecodedSnapshot
     {
-        var scanner = RowScanner(payload)
-        var entities: [String: [[String: JSON]]] = [:]
-        var rows: [String: RowIndex] = [:]
+        let hasher = RowHasher()
+        var rows: [String: [StoredRow]] = [:]
         var fresh: [String: Set<String>] = [:]
         var trusted: [String] = []
         do throws(JSONParseError) {
-            try scanner.expect(UInt8(ascii: "{"))
-            if try !scanner.consumeIf(UInt8(ascii: "}")) {
-                repeat {
-                    let key = try scanner.key()
-                    if EntityRegistry.schema(key) != nil {
-                        let before = previous?.rows[key] ?? RowIndex()
-                        var list: [[String: JSON]] = []
-                        var index = RowIndex(capacity: before.count)
-                        var parsed = Set<String>()
-                        try scanner.elements { slice throws(JSONParseError) in
-                            let digest = slice.withUnsafeBytes(RowIndex.digest)
-                            if let row = before.find(slice, digest: digest) {
-                                list.append(row.entity)
-                                index.insert(row, digest: digest)
-                                return
-                            }
-                            let bytes = Array(slice)
-                            guard case .object(let entity) = try JSONParser.parse(bytes) else {
-                                throw JSONParseError(reason: "\(key) row is not an object", offset: 0)
-                            }
-                            list.append(entity)
-                            index.insert(StoredRow(bytes: bytes, entity: entity), digest: digest)
-                            if let id = entity["id"]?.stringValue { parsed.insert(id) }
-                        }
-                        entities[key] = list
-                        rows[key] = index
-                        fresh[key] = parsed
+            try RowScanner.walkDocument(payload) { key, scanner throws(JSONParseError) in
+                var reuse: [RowDigest: StoredRow] = [:]
+                if let before = previous?.rows[key] {
+                    reuse.reserveCapacity(before.count)
+                    for r in before { reuse[r.row.digest] = r }
+                }
+                var list: [StoredRow] = []
+                list.reserveCapacity(reuse.count)
+                var parsed = Set<String>()
+                try scanner.elements { slice throws(JSONParseError) in
+                    let digest = hasher.digest(slice)
+                    let row: StoredRow
+                    if let same = reuse[digest] {
+                        row = same
                     } else {
-                        let value = try JSONParser.parse(Array(try scanner.value()))
-                        if key == "_trusted_ips" { trusted = (value.arrayValue ?? []).compactMap(\.stringValue) }
+                        row = try Self.parseRow(Array(slice), digest: digest, type: key)
+                        parsed.insert(row.row.id)
                     }
-                } while try scanner.consumeIf(UInt8(ascii: ","))
-                try scanner.expect(UInt8(ascii: "}"))
+                    if let last = list.last, !(last.row.id < row.row.id) {
+                        throw JSONParseError(reason: "\(key) rows are not in id order (or an id repeats): "
+                            + row.row.id, offset: 0)
+                    }
+                    list.append(row)
+                }
+                rows[key] = list
+                fresh[key] = parsed
+            } setting: { key, value in
+                if key == "_trusted_ips" { trusted = (value.arrayValue ?? []).compactMap(\.stringValue) }
             }
-            try scanner.end()
         } catch {
             throw ConfigContent.DecodeError(description: "snapshot payload is not valid: \(error)")
         }
-        return DecodedSnapshot(content: ConfigContent(entities: entities, trustedIPs: trusted), rows: rows, fresh: fresh)
+        for schema in EntityRegistry.all where rows[schema.name] == nil { rows[schema.name] = [] }
+        return DecodedSnapshot(rows: rows, trustedIPs: trusted, fresh: fresh, removed: [:], previous: nil)
+    }
+
+    static func parseRow(_ bytes: [UInt8], digest: RowDigest, type: String) throws(JSONParseError) -> StoredRow {
+        guard case .object(let entity) = try JSONParser.parse(bytes) else {
+            throw JSONParseError(reason: "\(type) row is not an object", offset: 0)
+        }
+        guard let id = entity["id"]?.stringValue, !id.isEmpty else {
+            throw JSONParseError(reason: "\(type) row has no id", offset: 0)
+        }
+        return StoredRow(row: CanonicalRow(id: id, bytes: bytes, digest: digest), entity: entity)
     }
 }
 
 /// Finds value boundaries in JSON text without building values (strings, escapes and nesting are tracked).
 struct RowScanner {
+    /// Walks a configuration document: `rows` for each entity type's array (the scanner at its `[`), `setting` with
+    /// every other key's parsed value.
+    static func walkDocument(
+        _ payload: [UInt8], rows: (String, inout RowScanner) throws(JSONParseError) -> Void,
+        setting: (String, JSON) -> Void
+    ) throws(JSONParseError) {
+        var scanner = RowScanner(payload)
+        try scanner.expect(UInt8(ascii: "{"))
+        if try !scanner.consumeIf(UInt8(ascii: "}")) {
+            repeat {
+                let key = try scanner.key()
+                if EntityRegistry.schema(key) != nil {
+                    try rows(key, &scanner)
+                } else {
+                    setting(key, try JSONParser.parse(Array(try scanner.value())))
+                }
+            } while try scanner.consumeIf(UInt8(ascii: ","))
+            try scanner.expect(UInt8(ascii: "}"))
+        }
+        try scanner.end()
+    }
+
     let bytes: [UInt8]
     var i = 0
 
