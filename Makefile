@@ -25,6 +25,7 @@ bench: build
 	./Benchmarks/admin-writes
 	./Benchmarks/propagation
 	$(SWIFT) run -c release router-bench 100000 500000
+	$(SWIFT) run -c release snapshot-bench 100000 10000 5
 
 clean:
 	rm -rf .build .portcullis

@@ -76,6 +76,9 @@ let package = Package(
         // A micro-benchmark inside the package (it measures package-internal code): `swift run -c release router-bench`.
         .executableTarget(name: "router-bench", dependencies: ["DataPlane", "GatewayModel"], path: "Benchmarks/RouterBench",
                           swiftSettings: settings),
+        // Snapshot encode/decode and delta figures at 100k routes / 10k consumers: `swift run -c release snapshot-bench`.
+        .executableTarget(name: "snapshot-bench", dependencies: ["DataPlane", "GatewayModel"],
+                          path: "Benchmarks/SnapshotBench", swiftSettings: settings),
         // Helpers shared by the test targets (example files, certificates minted with the openssl CLI).
         .target(name: "TestSupport", dependencies: ["GatewayModel"], path: "Tests/TestSupport", swiftSettings: settings),
         .testTarget(name: "GatewayModelTests", dependencies: ["GatewayModel", "TestSupport"], swiftSettings: settings),
