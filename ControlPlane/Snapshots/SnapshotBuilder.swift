@@ -212,7 +212,14 @@ package final class SnapshotBuilder: Service, Sendable {
             stored = Array(try full.compressed().readableBytesView)
         }
         info.storedSize = stored.count
-        try await self.store.saveSnapshot(info, stored: stored, consumedSeq: seq, retention: self.configuration.retention)
+        do {
+            try await self.store.saveSnapshot(info, stored: stored, consumedSeq: seq,
+                                              retention: self.configuration.retention)
+        } catch {
+            // The next build must not store a delta from a snapshot that was never stored: it starts over.
+            self.model.withLock { $0 = nil }
+            throw error
+        }
         self.model.withLock { $0?.info = info }
         self.finished(info, rows: delta.rowCount, started: started)
         return info
