@@ -157,7 +157,10 @@ package final class SnapshotBuilder: Service, Sendable {
         var rows: ConfigRows
         let version: Int64
         let seq: Int64
-        if let changes = try await self.store.changes(since: previous.seq, limit: Self.deltaReadLimit) {
+        let summary: VersionsSummary
+        if let changes = try await self.store.changes(since: previous.seq, after: previous.version,
+                                                      limit: Self.deltaReadLimit)
+        {
             if changes.version == previous.version { return previous.info }
             var upserts: [String: [CanonicalRow]] = [:]
             var deletes: [String: Set<String>] = [:]
@@ -179,6 +182,7 @@ package final class SnapshotBuilder: Service, Sendable {
             rows = ConfigRows(rows: merged, trustedIPs: previous.rows.trustedIPs)
             version = changes.version
             seq = changes.seq
+            summary = changes.summary
         } else {
             // Too many rows changed to read one by one (an import, a rollback): read everything.
             let all = try await self.store.readRows()
@@ -186,11 +190,11 @@ package final class SnapshotBuilder: Service, Sendable {
             rows = ConfigRows(bodies: all.bodies, trustedIPs: self.store.trustedIPs)
             version = all.version
             seq = all.seq
+            summary = try await self.store.versionsSummary(after: previous.version, upTo: version)
         }
         // Only rows whose bytes differ go in the delta (an import that rewrites everything identically is empty).
         let delta = previous.rows.delta(to: rows)
         let payload = delta.encode()
-        let summary = try await self.store.versionsSummary(after: previous.version, upTo: version)
         var info = SnapshotInfo(
             version: version, hash: rows.hash, createdAt: Date().timeIntervalSince1970, size: rows.canonicalSize,
             storedSize: 0, counts: rows.counts, author: summary.author, comment: summary.comment,

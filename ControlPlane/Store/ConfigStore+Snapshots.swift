@@ -64,6 +64,13 @@ package struct SnapshotInfo: Sendable, Equatable {
     }
 }
 
+/// Versions committed in a range: how many, and the newest one's author and comment.
+package struct VersionsSummary: Sendable {
+    var count: Int
+    var author: String?
+    var comment: String?
+}
+
 extension ConfigStore {
     private static let infoColumns = "version, hash, created_at, size, stored_size, counts, author, comment, changes, base_version"
 
@@ -169,14 +176,16 @@ extension ConfigStore {
     }
 
     /// Versions committed in `(after, upTo]`: how many, and the newest one's author and comment.
-    func versionsSummary(after: Int64, upTo: Int64) async throws -> (count: Int, author: String?, comment: String?) {
-        try await self.pool.read { db in
-            let count = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM config_versions WHERE version > ? AND version <= ?",
-                arguments: [after, upTo]) ?? 0
-            let row = try Row.fetchOne(
-                db, sql: "SELECT author, comment FROM config_versions WHERE version = ?", arguments: [upTo])
-            return (count, row?["author"], row?["comment"])
-        }
+    func versionsSummary(after: Int64, upTo: Int64) async throws -> VersionsSummary {
+        try await self.pool.read { db in try Self.versionsSummary(db, after: after, upTo: upTo) }
+    }
+
+    static func versionsSummary(_ db: Database, after: Int64, upTo: Int64) throws -> VersionsSummary {
+        let count = try Int.fetchOne(
+            db, sql: "SELECT COUNT(*) FROM config_versions WHERE version > ? AND version <= ?",
+            arguments: [after, upTo]) ?? 0
+        let row = try Row.fetchOne(
+            db, sql: "SELECT author, comment FROM config_versions WHERE version = ?", arguments: [upTo])
+        return VersionsSummary(count: count, author: row?["author"], comment: row?["comment"])
     }
 }

@@ -234,12 +234,13 @@ package final class ConfigStore: Sendable {
     }
 
     /// What changed after row change `seq`, read consistently at one version: per type, each changed id with its
-    /// body now (nil: deleted). Nil when more than `limit` rows changed (read everything instead).
-    package func changes(since seq: Int64, limit: Int) async throws
-        -> (version: Int64, seq: Int64, rows: [String: [String: String?]])?
+    /// body now (nil: deleted), and the versions committed after `version`. Nil when more than `limit` rows changed
+    /// (read everything instead). One read transaction: this is on the propagation path.
+    package func changes(since seq: Int64, after version: Int64, limit: Int) async throws
+        -> (version: Int64, seq: Int64, rows: [String: [String: String?]], summary: VersionsSummary)?
     {
         try await self.pool.read { db in
-            let version = try Self.currentVersion(db)
+            let current = try Self.currentVersion(db)
             let newest = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM row_changes") ?? seq
             let changed = try Row.fetchAll(
                 db, sql: "SELECT DISTINCT entity, id FROM row_changes WHERE seq > ? LIMIT ?", arguments: [seq, limit + 1])
@@ -252,7 +253,8 @@ package final class ConfigStore: Sendable {
                 let body = try String.fetchOne(db, sql: "SELECT body FROM \(entity) WHERE id = ?", arguments: [id])
                 rows[entity, default: [:]][id] = .some(body)
             }
-            return (version, max(newest, seq), rows)
+            let summary = try Self.versionsSummary(db, after: version, upTo: current)
+            return (current, max(newest, seq), rows, summary)
         }
     }
 

@@ -168,10 +168,14 @@ package final class ClusterClient: Service, Sendable {
         }
         let payload = Array(delta.payload.readableBytesView)
         let maxSize = self.configuration.maxConfigSize
-        let result = await Self.offLoop { () throws(ApplyError) in
+        let work = { @Sendable () throws(ApplyError) -> AppliedConfig in
             try SnapshotDecoder.apply(delta: payload, version: delta.version, hash: delta.hash,
                                       baseHash: delta.baseHash, maxSize: maxSize, to: previous)
         }
+        // A small delta costs well under a millisecond: applied right here, without a hop to the thread pool
+        // (the hop costs more than the work on a busy machine). Larger ones go off the cooperative pool.
+        let result = payload.count <= Self.inlineDeltaBytes
+            ? Result { () throws(ApplyError) in try work() } : await Self.offLoop(work)
         switch result {
         case .failure(let error):
             return (self.nack(delta.version, delta.hash, error.description, resync: error.resync), nil)
@@ -258,6 +262,9 @@ package final class ClusterClient: Service, Sendable {
             self.logger.error("snapshot applied but not cached", metadata: ["error": "\(error)"])
         }
     }
+
+    /// Deltas up to this size are applied on the receiving task.
+    static let inlineDeltaBytes = 64 << 10
 
     /// A journal smaller than this is never compacted.
     static let minCompaction = 4 << 20
