@@ -202,9 +202,13 @@ package final class SnapshotBuilder: Service, Sendable {
         let full = FullPayload(rows: rows)
         // Data planes first: storing (an fsync) is not on the propagation path. A crash in between loses nothing:
         // the next start rebuilds the same version, with the same hash.
+        // A delta that rewrites a large part of the configuration (an import) goes out as the whole snapshot:
+        // compressed, it is far smaller, and a data plane's whole decode reuses its unchanged rows anyway.
+        let small = payload.count <= max(Self.minDeltaLimit, info.size / 4)
         self.publish(Published(
             info: info,
-            delta: .init(baseVersion: previous.version, baseHash: previous.info.hash, payload: ByteBuffer(bytes: payload)),
+            delta: small ? .init(baseVersion: previous.version, baseHash: previous.info.hash,
+                                 payload: ByteBuffer(bytes: payload)) : nil,
             full: full))
         self.model.withLock { $0 = Model(version: version, seq: seq, rows: rows, info: info) }
         // Deltas are stored as they are sent (mostly a few rows: compression would gain little).
@@ -255,6 +259,8 @@ package final class SnapshotBuilder: Service, Sendable {
         return info
     }
 
+    /// A delta up to this size is always sent as a delta.
+    static let minDeltaLimit = 256 << 10
     /// Reading changed rows one by one beats reading everything up to about this many.
     static let deltaReadLimit = 2000
     /// Deltas stored after a whole snapshot before the next one is stored whole (bounds a rebuild's work).

@@ -51,6 +51,13 @@ package enum ConfigValidator {
         let known: @Sendable (String, String) -> Bool = { type, id in RowMerge.contains(rows[type] ?? [], id: id) }
         let context = ValidationContext(trustedIPs: content.trustedIPs, now: now, exists: known)
         var out: [String] = []
+        // Each new or changed entity is compared with all others of its type; past a few dozen, one pass over
+        // every key of every type (``UniquenessCheck/firstConflict(in:)``) is cheaper.
+        let freshCount = snapshot.fresh.values.reduce(0) { $0 + $1.count }
+        let scanEach = freshCount <= Self.perEntityUniquenessLimit
+        if !scanEach, let conflict = UniquenessCheck.firstConflict(in: content) {
+            out.append("\(conflict.path): \(conflict.message)")
+        }
         for schema in EntityRegistry.all {
             let fresh = snapshot.fresh[schema.name] ?? []
             let alwaysCheck = Self.contextDependent.contains(schema.name)
@@ -62,7 +69,9 @@ package enum ConfigValidator {
                 if let problem = Self.check(entity, schema, unchanged: !isFresh, context: context, known: known) {
                     out.append("\(schema.name) \(id): \(problem)")
                 }
-                if isFresh, let conflict = UniquenessCheck.conflict(of: entity, schema, among: content[schema.name]) {
+                if isFresh, scanEach,
+                    let conflict = UniquenessCheck.conflict(of: entity, schema, among: content[schema.name])
+                {
                     out.append("\(conflict.path): \(conflict.message)")
                 }
                 if out.count >= limit { return out }
@@ -82,6 +91,8 @@ package enum ConfigValidator {
         }
         return out
     }
+
+    static let perEntityUniquenessLimit = 32
 
     /// One entity's problems, or nil.
     static func check(_ entity: [String: JSON], _ schema: EntitySchema, unchanged: Bool, context: ValidationContext,
