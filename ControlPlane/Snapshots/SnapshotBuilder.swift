@@ -158,6 +158,7 @@ package final class SnapshotBuilder: Service, Sendable {
         let version: Int64
         let seq: Int64
         let summary: VersionsSummary
+        var changedTypes: Set<String>? = nil
         if let changes = try await self.store.changes(since: previous.seq, after: previous.version,
                                                       limit: Self.deltaReadLimit)
         {
@@ -175,11 +176,14 @@ package final class SnapshotBuilder: Service, Sendable {
                 }
             }
             var merged = previous.rows.rows
-            for type in Set(upserts.keys).union(deletes.keys) {
+            let touched = Set(upserts.keys).union(deletes.keys)
+            for type in touched {
                 merged[type] = RowMerge.apply(merged[type] ?? [], deletes: deletes[type] ?? [],
                                               upserts: (upserts[type] ?? []).sorted { $0.id < $1.id })
             }
-            rows = ConfigRows(rows: merged, trustedIPs: previous.rows.trustedIPs)
+            rows = ConfigRows(rows: merged, trustedIPs: previous.rows.trustedIPs, reusing: previous.rows,
+                              changed: touched)
+            changedTypes = touched
             version = changes.version
             seq = changes.seq
             summary = changes.summary
@@ -193,7 +197,7 @@ package final class SnapshotBuilder: Service, Sendable {
             summary = try await self.store.versionsSummary(after: previous.version, upTo: version)
         }
         // Only rows whose bytes differ go in the delta (an import that rewrites everything identically is empty).
-        let delta = previous.rows.delta(to: rows)
+        let delta = previous.rows.delta(to: rows, only: changedTypes)
         let payload = delta.encode()
         var info = SnapshotInfo(
             version: version, hash: rows.hash, createdAt: Date().timeIntervalSince1970, size: rows.canonicalSize,
@@ -264,7 +268,7 @@ package final class SnapshotBuilder: Service, Sendable {
     /// Reading changed rows one by one beats reading everything up to about this many.
     static let deltaReadLimit = 2000
     /// Deltas stored after a whole snapshot before the next one is stored whole (bounds a rebuild's work).
-    static let maxDeltaChain = 64
+    static let maxDeltaChain = 1000
 
     private func finished(_ info: SnapshotInfo, rows: Int, started: ContinuousClock.Instant) {
         self.lastBuild.withLock { $0 = .now }

@@ -120,13 +120,26 @@ extension ConfigStore {
             }
             return (info, basePayload)
         }
-        var decoded = try IncrementalDecoder.decode(basePayload, previous: nil)
-        for (step, blob) in chain.dropLast().reversed() {
+        // The chain's deltas folded into one (last write wins per id), applied once, checked against the newest
+        // hash: a rebuild costs one pass over the configuration, however long the chain.
+        let start = try IncrementalDecoder.decode(basePayload, previous: nil)
+        var final: [String: [String: StoredRow?]] = [:]
+        for (_, blob) in chain.dropLast().reversed() {
             let delta = try DecodedDelta.decode(blob)
-            decoded = try decoded.applying(delta)
-            guard decoded.hash == step.hash else {
-                throw GatewayError.database("snapshot \(step.version) does not match its hash once rebuilt")
-            }
+            for (type, ids) in delta.deletes { for id in ids { final[type, default: [:]][id] = .some(nil) } }
+            for (type, rows) in delta.upserts { for row in rows { final[type, default: [:]][row.row.id] = .some(row) } }
+        }
+        var folded = DecodedDelta()
+        for (type, changes) in final {
+            let present = start.rows[type] ?? []
+            let deletes = changes.filter { $0.value == nil && RowMerge.contains(present, id: $0.key) }.map(\.key)
+            let upserts = changes.compactMap { $0.value }
+            if !deletes.isEmpty { folded.deletes[type] = deletes.sorted() }
+            if !upserts.isEmpty { folded.upserts[type] = upserts.sorted { $0.row.id < $1.row.id } }
+        }
+        let decoded = try start.applying(folded)
+        guard decoded.hash == info.hash else {
+            throw GatewayError.database("snapshot \(version) does not match its hash once rebuilt")
         }
         return (info, decoded.canonicalBytes())
     }

@@ -111,6 +111,45 @@ import TestSupport
         }
     }
 
+    @Test func deltaChainsRebuildEveryVersion() async throws {
+        try await AdminHarness().run { admin, server in
+            // Each write its own snapshot, stored as a delta: created, changed, created then deleted within the
+            // chain, a cascade (deleting a service removes its routes).
+            var expected: [(Int64, Int, Int, Int)] = []  // version, services, routes, consumers
+            func step(_ write: () async throws -> Void) async throws {
+                try await write()
+                let info = try await server.builder.buildIfNeeded()
+                let content = try await server.store.currentContent().content
+                expected.append((info.version, content["services"].count, content["routes"].count,
+                                 content["consumers"].count))
+            }
+            try await step { _ = try await admin.json(.post, "/services", ["name": "a", "host": "a.internal"]) }
+            try await step { _ = try await admin.json(.post, "/services/a/routes", ["name": "ra", "paths": ["/a"]]) }
+            try await step { _ = try await admin.json(.post, "/consumers", ["username": "tmp"]) }
+            try await step { _ = try await admin.json(.patch, "/services/a", ["port": 8443]) }
+            try await step { _ = try await admin.send(.delete, "/consumers/tmp") }
+            try await step { _ = try await admin.json(.post, "/services", ["name": "b", "host": "b.internal"]) }
+            try await step { _ = try await admin.send(.delete, "/routes/ra") }
+            try await step { _ = try await admin.send(.delete, "/services/a") }
+            let listed = try await admin.get("/snapshots?size=100")["data"]?.arrayValue ?? []
+            #expect(listed.contains { $0["stored_as"]?.stringValue?.hasPrefix("delta from") == true })
+            for (version, services, routes, consumers) in expected {
+                let shown = try await admin.get("/snapshots/\(version)")
+                #expect(shown.status == 200, "snapshot \(version): \(shown.json)")
+                #expect((shown["services"]?.count ?? 0) == services)
+                #expect((shown["routes"]?.count ?? 0) == routes)
+                #expect((shown["consumers"]?.count ?? 0) == consumers)
+            }
+            // Rolling back to the middle of a chain restores that version exactly (same hash).
+            let middle = expected[3]
+            let rolled = try await admin.send(.post, "/snapshots/\(middle.0)/rollback")
+            #expect(rolled.status == 201)
+            let shown = try await admin.get("/snapshots/\(middle.0)")
+            #expect(rolled["hash"] == .string(shown.headers[values: .init("X-Portcullis-Config-Hash")!].first ?? ""))
+            #expect(try await admin.get("/routes")["data"]?.count == 1)
+        }
+    }
+
     @Test func writeBurstsAreCoalesced() async throws {
         try await AdminHarness().run { admin, server in
             _ = try await server.builder.buildIfNeeded()

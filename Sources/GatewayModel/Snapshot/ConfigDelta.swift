@@ -56,6 +56,8 @@ package struct DecodedDelta: Sendable {
     package var upserts: [String: [StoredRow]] = [:]
     package var deletes: [String: [String]] = [:]
 
+    package init() {}
+
     package var canonical: ConfigDelta {
         var d = ConfigDelta()
         d.upserts = self.upserts.mapValues { $0.map(\.row) }

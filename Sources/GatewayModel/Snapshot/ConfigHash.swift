@@ -26,31 +26,57 @@ extension CanonicalRow: IdentifiedRow {
     package var rowDigest: RowDigest { self.digest }
 }
 
+/// One entity type's part of the configuration hash: how many rows, and the SHA-256 of their digests in id order.
+package struct TypeDigest: Sendable, Equatable {
+    package var count: Int
+    package var digest: RowDigest
+
+    /// Over row digests in id order (hashed in place: `RowDigest` is 32 contiguous bytes).
+    package init(_ digests: [RowDigest]) {
+        self.count = digests.count
+        let bytes = digests.withUnsafeBytes { raw in
+            Digest.sha256(Array(UnsafeRawBufferPointer(rebasing: raw[...])))
+        }
+        var d = RowDigest(a: 0, b: 0, c: 0, d: 0)
+        withUnsafeMutableBytes(of: &d) { out in
+            for (i, byte) in bytes.prefix(32).enumerated() { out[i] = byte }
+        }
+        self.digest = d
+    }
+
+    package init<R: IdentifiedRow>(rows: [R]) {
+        var digests: [RowDigest] = []
+        digests.reserveCapacity(rows.count)
+        rows.withUnsafeBufferPointer { buffer in
+            for i in buffer.indices { digests.append(buffer[i].rowDigest) }
+        }
+        self.init(digests)
+    }
+}
+
 /// The snapshot hash (Proto/PROTOCOL.md, "The configuration hash"): SHA-256 over a manifest of the settings and,
-/// per entity type, the SHA-256 of every row in id order. A one-row change costs one row digest and one pass over
-/// 32 bytes per row, not a rehash of the whole document; equal configurations still have equal hashes.
+/// per entity type, the row count and the SHA-256 of its rows' SHA-256s in id order. A one-row change costs one
+/// row digest and one pass over 32 bytes per row of its type only; equal configurations have equal hashes.
 package enum ConfigHash {
     static let magic = Array("portcullis-config/1\n".utf8)
 
-    /// The manifest's hash. `digests` yields, for an entity type, its rows' digests in id order.
-    package static func combine(trustedIPs: [String], count: (String) -> Int,
-                                digests: (String, (RowDigest) -> Void) -> Void) -> String
-    {
+    /// The manifest's hash from each type's digest (a missing type counts as empty).
+    package static func combine(trustedIPs: [String], types: [String: TypeDigest]) -> String {
         var manifest = Self.magic
         manifest.append(contentsOf: Array("_format_version=".utf8))
         manifest.append(contentsOf: JSONWriter.bytes(.string(ConfigContent.formatVersion)))
         manifest.append(contentsOf: Array("\n_trusted_ips=".utf8))
         manifest.append(contentsOf: JSONWriter.bytes(.array(trustedIPs.map(JSON.string))))
         manifest.append(UInt8(ascii: "\n"))
-        var total = 0
-        for schema in EntityRegistry.all { total += count(schema.name) }
-        manifest.reserveCapacity(manifest.count + total * 32 + 512)
         for name in Self.typeOrder {
-            manifest.append(contentsOf: Array("\(name)=\(count(name))\n".utf8))
-            digests(name) { $0.append(to: &manifest) }
+            let t = types[name] ?? Self.empty
+            manifest.append(contentsOf: Array("\(name)=\(t.count)\n".utf8))
+            t.digest.append(to: &manifest)
         }
         return Digest.sha256Hex(manifest)
     }
+
+    static let empty = TypeDigest([])
 
     /// Entity type names in UTF-8 byte order.
     package static let typeOrder: [String] = EntityRegistry.all.map(\.name).sorted {
@@ -58,27 +84,25 @@ package enum ConfigHash {
     }
 
     package static func of<R: IdentifiedRow>(rows: [String: [R]], trustedIPs: [String]) -> String {
-        self.combine(trustedIPs: trustedIPs, count: { rows[$0]?.count ?? 0 }) { name, add in
-            for r in rows[name] ?? [] { add(r.rowDigest) }
-        }
+        self.combine(trustedIPs: trustedIPs, types: rows.mapValues { TypeDigest(rows: $0) })
     }
 
     /// The hash of stored canonical bodies (each type's in id order).
     package static func of(bodies: [String: [String]], trustedIPs: [String]) -> String {
         let hasher = RowHasher()
-        return self.combine(trustedIPs: trustedIPs, count: { bodies[$0]?.count ?? 0 }) { name, add in
-            for b in bodies[name] ?? [] {
+        return self.combine(trustedIPs: trustedIPs, types: bodies.mapValues { list in
+            TypeDigest(list.map { b in
                 var b = b
-                add(b.withUTF8 { hasher.digest(UnsafeRawBufferPointer($0)) })
-            }
-        }
+                return b.withUTF8 { hasher.digest(UnsafeRawBufferPointer($0)) }
+            })
+        })
     }
 
     package static func of(_ content: ConfigContent) -> String {
         let hasher = RowHasher()
-        return self.combine(trustedIPs: content.trustedIPs, count: { content[$0].count }) { name, add in
-            for e in content[name] { add(hasher.digest(JSONWriter.bytes(.object(e)))) }
-        }
+        return self.combine(trustedIPs: content.trustedIPs, types: content.entities.mapValues { list in
+            TypeDigest(list.map { hasher.digest(JSONWriter.bytes(.object($0))) })
+        })
     }
 
     /// The hash of a canonical payload (``ConfigContent/canonicalBytes()``), its rows hashed as they appear.
@@ -97,9 +121,7 @@ package enum ConfigHash {
         } catch {
             throw ConfigContent.DecodeError(description: "snapshot payload is not valid: \(error)")
         }
-        return self.combine(trustedIPs: trusted, count: { digests[$0]?.count ?? 0 }) { name, add in
-            for d in digests[name] ?? [] { add(d) }
-        }
+        return self.combine(trustedIPs: trusted, types: digests.mapValues(TypeDigest.init))
     }
 }
 
@@ -150,17 +172,34 @@ package struct ConfigRows: Sendable {
     package private(set) var rows: [String: [CanonicalRow]]
     package let trustedIPs: [String]
     package let hash: String
+    let typeDigests: [String: TypeDigest]
 
     package init(rows: [String: [CanonicalRow]], trustedIPs: [String]) {
+        self.init(rows: rows, trustedIPs: trustedIPs, reusing: nil, changed: [])
+    }
+
+    /// `rows` with only the types in `changed` checked for order and hashed again; the others are `previous`'s.
+    package init(rows: [String: [CanonicalRow]], trustedIPs: [String], reusing previous: ConfigRows?,
+                 changed: Set<String>)
+    {
         var sorted: [String: [CanonicalRow]] = [:]
+        var digests: [String: TypeDigest] = [:]
         for schema in EntityRegistry.all {
             let list = rows[schema.name] ?? []
+            if let previous, !changed.contains(schema.name), let same = previous.typeDigests[schema.name] {
+                sorted[schema.name] = list
+                digests[schema.name] = same
+                continue
+            }
             let inOrder = zip(list, list.dropFirst()).allSatisfy { $0.id < $1.id }
-            sorted[schema.name] = inOrder ? list : list.sorted { $0.id < $1.id }
+            let ordered = inOrder ? list : list.sorted { $0.id < $1.id }
+            sorted[schema.name] = ordered
+            digests[schema.name] = TypeDigest(rows: ordered)
         }
         self.rows = sorted
         self.trustedIPs = trustedIPs
-        self.hash = ConfigHash.of(rows: sorted, trustedIPs: trustedIPs)
+        self.typeDigests = digests
+        self.hash = ConfigHash.combine(trustedIPs: trustedIPs, types: digests)
     }
 
     /// Stored bodies with their ids, per type.
@@ -202,11 +241,12 @@ package struct ConfigRows: Sendable {
     /// This configuration with a delta applied.
     package func applying(_ delta: ConfigDelta) -> ConfigRows {
         var rows = self.rows
-        for type in Set(delta.upserts.keys).union(delta.deletes.keys) {
+        let changed = Set(delta.upserts.keys).union(delta.deletes.keys)
+        for type in changed {
             rows[type] = RowMerge.apply(rows[type] ?? [], deletes: Set(delta.deletes[type] ?? []),
                                         upserts: delta.upserts[type] ?? [])
         }
-        return ConfigRows(rows: rows, trustedIPs: self.trustedIPs)
+        return ConfigRows(rows: rows, trustedIPs: self.trustedIPs, reusing: self, changed: changed)
     }
 
     /// What turns `self` into `newer`: rows added or changed (by digest), ids removed. Types in `only`, when given.

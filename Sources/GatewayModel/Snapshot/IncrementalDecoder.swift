@@ -26,24 +26,32 @@ package struct DecodedSnapshot: Sendable {
     package let removed: [String: Set<String>]
     /// The configuration hash (``ConfigHash``).
     package let hash: String
+    let typeDigests: [String: TypeDigest]
 
+    /// - Parameter previous: for a delta, the snapshot it applies to: types it did not touch keep their entity
+    ///   arrays and type digests.
     init(rows: [String: [StoredRow]], trustedIPs: [String], fresh: [String: Set<String>],
-         removed: [String: Set<String>], previous: ConfigContent?)
+         removed: [String: Set<String>], previous: DecodedSnapshot?)
     {
         var entities: [String: [[String: JSON]]] = [:]
+        var digests: [String: TypeDigest] = [:]
         for (type, list) in rows {
-            // Types a delta did not touch keep their (identical) entity arrays.
-            if fresh[type] == nil, removed[type] == nil, let same = previous?.entities[type] {
+            if let previous, fresh[type] == nil, removed[type] == nil, let same = previous.content.entities[type],
+                let digest = previous.typeDigests[type]
+            {
                 entities[type] = same
+                digests[type] = digest
             } else {
                 entities[type] = list.map(\.entity)
+                digests[type] = TypeDigest(rows: list)
             }
         }
         self.content = ConfigContent(sortedEntities: entities, trustedIPs: trustedIPs)
         self.rows = rows
         self.fresh = fresh
         self.removed = removed
-        self.hash = ConfigHash.of(rows: rows, trustedIPs: trustedIPs)
+        self.typeDigests = digests
+        self.hash = ConfigHash.combine(trustedIPs: trustedIPs, types: digests)
     }
 
     /// The canonical payload of this configuration (what a full snapshot of it carries).
@@ -72,7 +80,7 @@ package struct DecodedSnapshot: Sendable {
             removed[type] = deletes
         }
         return DecodedSnapshot(rows: rows, trustedIPs: self.content.trustedIPs, fresh: fresh, removed: removed,
-                               previous: self.content)
+                               previous: self)
     }
 }
 
