@@ -58,6 +58,7 @@ var hashMS: [Double] = []
 var canonicalMS: [Double] = []
 var compressMS: [Double] = []
 var decodeMS: [Double] = []
+var phaseMS: [String: [Double]] = [:]
 var payloadSize = 0
 var compressedSize = 0
 var applied: AppliedConfig?
@@ -70,6 +71,15 @@ for _ in 0..<runs {
     let (config, d) = try timed {
         try SnapshotDecoder.decode(version: 1, hash: r.hash, size: payload.count, compressed: compressed,
                                    maxSize: 1 << 31, source: .controlPlane)
+    }
+    // The same decode, phase by phase.
+    let (inflated, p1) = try timed { try Deflate.decompress(compressed, expectedSize: payload.count) }
+    let (decoded, p2) = try timed { try IncrementalDecoder.decode(inflated, previous: nil) }
+    let (problems, p3) = timed { ConfigValidator.problems(decoded.content, now: now) }
+    let (_, p4) = try timed { try Router(content: decoded.content) }
+    if !problems.isEmpty { print("invalid: \(problems.prefix(3))") }
+    for (k, v) in [("inflate", p1), ("parse + hash", p2), ("validate", p3), ("compile routes", p4)] {
+        phaseMS[k, default: []].append(v)
     }
     hashMS.append(h)
     canonicalMS.append(c)
@@ -84,8 +94,9 @@ let encodeTotal = median(hashMS) + median(canonicalMS) + median(compressMS)
 print(String(format: "payload %.1f MB, compressed %.1f MB", Double(payloadSize) / 1e6, Double(compressedSize) / 1e6))
 print(String(format: "encode (control plane): %.0f ms  [row digests + hash %.0f, canonical payload %.0f, zlib %.0f]",
              encodeTotal, median(hashMS), median(canonicalMS), median(compressMS)))
-print(String(format: "decode (data plane):    %.0f ms  [inflate, parse + hash, validate, compile routes]",
-             median(decodeMS)))
+print(String(format: "decode (data plane):    %.0f ms  [inflate %.0f, parse + hash %.0f, validate %.0f, compile routes %.0f]",
+             median(decodeMS), median(phaseMS["inflate"] ?? [0]), median(phaseMS["parse + hash"] ?? [0]),
+             median(phaseMS["validate"] ?? [0]), median(phaseMS["compile routes"] ?? [0])))
 
 // Deltas: one consumer renamed, then one route's path changed, each applied to the configuration served.
 guard var current = applied else {
