@@ -70,6 +70,8 @@ package struct JSONParser {
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSON {
         self.i += 1
         var result: [String: JSON] = [:]
+        // Entities have a dozen or two keys: start large enough to skip the smallest rehashes.
+        result.reserveCapacity(8)
         self.skipWhitespace()
         if self.i < self.bytes.count, self.bytes[self.i] == UInt8(ascii: "}") {
             self.i += 1

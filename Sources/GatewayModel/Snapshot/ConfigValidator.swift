@@ -26,14 +26,18 @@ package enum ConfigValidator {
         }
         for schema in EntityRegistry.all {
             let freshIDs = fresh?[schema.name]
-            for entity in content[schema.name] {
+            let entities = content[schema.name]
+            // Entities are checked independently: on every core for large configurations.
+            let found = Parallel.map(entities.count, makeState: { () }) { _, i -> String? in
+                let entity = entities[i]
                 let id = entity["id"]?.stringValue ?? "?"
                 let unchanged = freshIDs.map { !$0.contains(id) } ?? false
-                if let problem = Self.check(entity, schema, unchanged: unchanged, context: context,
-                                            known: { known[$0]?.contains($1) ?? false })
-                {
-                    out.append("\(schema.name) \(id): \(problem)")
-                }
+                return Self.check(entity, schema, unchanged: unchanged, context: context,
+                                  known: { known[$0]?.contains($1) ?? false }).map { "\(schema.name) \(id): \($0)" }
+            }
+            for problem in found {
+                guard let problem else { continue }
+                out.append(problem)
                 if out.count >= limit { return out }
             }
         }
@@ -96,7 +100,7 @@ package enum ConfigValidator {
 
     /// One entity's problems, or nil.
     static func check(_ entity: [String: JSON], _ schema: EntitySchema, unchanged: Bool, context: ValidationContext,
-                      known: (String, String) -> Bool) -> String?
+                      known: @Sendable (String, String) -> Bool) -> String?
     {
         var fields = schema.fields
         if schema.name == EntitySchema.plugins.name {

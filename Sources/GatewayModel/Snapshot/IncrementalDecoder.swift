@@ -91,39 +91,48 @@ package enum IncrementalDecoder {
     package static func decode(_ payload: [UInt8], previous: DecodedSnapshot?) throws(ConfigContent.DecodeError)
         -> DecodedSnapshot
     {
-        let hasher = RowHasher()
         var rows: [String: [StoredRow]] = [:]
         var fresh: [String: Set<String>] = [:]
         var trusted: [String] = []
         do throws(JSONParseError) {
+            // Row boundaries first (a fast scan), then rows hashed and parsed on every core, then checked in order.
+            var slices: [(String, [ArraySlice<UInt8>])] = []
             try RowScanner.walkDocument(payload) { key, scanner throws(JSONParseError) in
+                var list: [ArraySlice<UInt8>] = []
+                try scanner.elements { list.append($0) }
+                slices.append((key, list))
+            } setting: { key, value in
+                if key == "_trusted_ips" { trusted = (value.arrayValue ?? []).compactMap(\.stringValue) }
+            }
+            for (key, list) in slices {
                 var reuse: [RowDigest: StoredRow] = [:]
                 if let before = previous?.rows[key] {
                     reuse.reserveCapacity(before.count)
                     for r in before { reuse[r.row.digest] = r }
                 }
-                var list: [StoredRow] = []
-                list.reserveCapacity(reuse.count)
-                var parsed = Set<String>()
-                try scanner.elements { slice throws(JSONParseError) in
+                let index = reuse
+                let decoded = Parallel.map(list.count, makeState: { RowHasher() }) { hasher, i in
+                    let slice = list[i]
                     let digest = hasher.digest(slice)
-                    let row: StoredRow
-                    if let same = reuse[digest] {
-                        row = same
-                    } else {
-                        row = try Self.parseRow(Array(slice), digest: digest, type: key)
-                        parsed.insert(row.row.id)
-                    }
-                    if let last = list.last, !(last.row.id < row.row.id) {
+                    if let same = index[digest] { return (Result<StoredRow, JSONParseError>.success(same), false) }
+                    return (Result { () throws(JSONParseError) in
+                        try Self.parseRow(Array(slice), digest: digest, type: key)
+                    }, true)
+                }
+                var out: [StoredRow] = []
+                out.reserveCapacity(decoded.count)
+                var parsed = Set<String>()
+                for (result, isNew) in decoded {
+                    let row = try result.get()
+                    if isNew { parsed.insert(row.row.id) }
+                    if let last = out.last, !(last.row.id < row.row.id) {
                         throw JSONParseError(reason: "\(key) rows are not in id order (or an id repeats): "
                             + row.row.id, offset: 0)
                     }
-                    list.append(row)
+                    out.append(row)
                 }
-                rows[key] = list
+                rows[key] = out
                 fresh[key] = parsed
-            } setting: { key, value in
-                if key == "_trusted_ips" { trusted = (value.arrayValue ?? []).compactMap(\.stringValue) }
             }
         } catch {
             throw ConfigContent.DecodeError(description: "snapshot payload is not valid: \(error)")

@@ -1,0 +1,54 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Splitting CPU-bound work over the machine's cores (snapshot decode and validation of 100k-entity
+/// configurations). Callers run off the event loops; small inputs stay on the calling thread.
+package enum Parallel {
+    /// Cores to use.
+    static let width = max(1, min(8, System.activeCores))
+
+    /// `transform` applied to every index of `0..<count`, results in order. `transform` gets its chunk's
+    /// per-thread state from `makeState` (e.g. a hasher), created once per chunk.
+    package static func map<State, T: Sendable>(
+        _ count: Int, minimumPerChunk: Int = 2048, makeState: @Sendable () -> State,
+        _ transform: @Sendable (inout State, Int) -> T
+    ) -> [T] {
+        let chunks = min(Self.width, max(1, count / max(1, minimumPerChunk)))
+        if chunks <= 1 {
+            var state = makeState()
+            return (0..<count).map { transform(&state, $0) }
+        }
+        var parts = [[T]](repeating: [], count: chunks)
+        let per = (count + chunks - 1) / chunks
+        parts.withUnsafeMutableBufferPointer { buffer in
+            let out = UncheckedSendable(buffer)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                var state = makeState()
+                let range = (c * per)..<min(count, (c + 1) * per)
+                var part: [T] = []
+                part.reserveCapacity(range.count)
+                for i in range { part.append(transform(&state, i)) }
+                out.value[c] = part  // each chunk writes its own slot
+            }
+        }
+        return parts.flatMap { $0 }
+    }
+}
+
+/// A value handed to concurrent chunks that touch disjoint parts of it.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+enum System {
+    static var activeCores: Int {
+        #if canImport(Glibc)
+        return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        #else
+        return 1
+        #endif
+    }
+}
