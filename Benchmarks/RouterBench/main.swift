@@ -98,11 +98,12 @@ print("updated(removing:upserting:): 1 route changed: \(summary(one)); 100 route
 
 // For comparison: the full path with reuse, Router(content:previous:changed:) with 1 route changed.
 var rebuilds: [Double] = []
-var rows = router.routeCount > 0 ? content["routes"] : []
+let rows = content["routes"]
 for run in 0..<5 where !rows.isEmpty {
+    var changedRows = rows
     let j = Int.random(in: 0..<rows.count, using: &generator)
-    rows[j]["paths"] = [.string("/changed/\(run)")]
-    let next = ConfigContent(entities: ["routes": rows])
+    changedRows[j]["paths"] = [.string("/changed/\(run)")]
+    let next = ConfigContent(entities: ["routes": changedRows])
     let id = rows[j]["id"]?.stringValue ?? ""
     let t0 = clock.now
     let rebuilt = try Router(content: next, previous: router, changed: [id])
