@@ -4,6 +4,8 @@ package import GatewayModel
 /// A route prepared for matching: everything derived from its entity once, when a snapshot is compiled.
 package final class CompiledRoute: Sendable {
     package let id: String
+    /// The id as a number in id order, the last tie-break between routes (``RouteIDOrder``).
+    let idOrder: UInt128
     package let name: String?
     package let serviceID: String?
     package let protocols: Set<String>
@@ -32,6 +34,7 @@ package final class CompiledRoute: Sendable {
     init(_ entity: [String: JSON]) throws(RouterError) {
         self.entity = entity
         self.id = entity["id"]?.stringValue ?? ""
+        self.idOrder = RouteIDOrder.key(self.id)
         self.name = entity["name"]?.stringValue
         self.serviceID = entity["service"]?["id"]?.stringValue
         self.protocols = Set((entity["protocols"]?.arrayValue ?? ["http", "https"]).compactMap(\.stringValue))
@@ -111,26 +114,4 @@ package final class CompiledRoute: Sendable {
 package struct RouterError: Error, Sendable, CustomStringConvertible {
     package var message: String
     package var description: String { self.message }
-}
-
-/// The priority of one way a route can match (a route with several paths has several), after Kong's
-/// `traditional_compatible` rules; smaller sorts first and wins.
-struct RouteRank: Comparable, Sendable {
-    var kinds: Int          // more attribute kinds first
-    var wildcardHost: Int   // plain hosts only (0) before any wildcard (1)
-    var headers: Int        // more headers first
-    var regex: Int          // regex paths (0) before plain ones (1)
-    var regexPriority: Int64
-    var pathLength: Int     // longer plain paths first
-    var serial: Int
-
-    static func < (a: RouteRank, b: RouteRank) -> Bool {
-        if a.kinds != b.kinds { return a.kinds > b.kinds }
-        if a.wildcardHost != b.wildcardHost { return a.wildcardHost < b.wildcardHost }
-        if a.headers != b.headers { return a.headers > b.headers }
-        if a.regex != b.regex { return a.regex < b.regex }
-        if a.regexPriority != b.regexPriority { return a.regexPriority > b.regexPriority }
-        if a.pathLength != b.pathLength { return a.pathLength > b.pathLength }
-        return a.serial < b.serial
-    }
 }
