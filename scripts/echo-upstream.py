@@ -7,6 +7,7 @@ reading its whole body (Content-Length or chunked) and replying according to the
   (default)                 200 JSON echo: method, path (with query), headers, body length and SHA-256,
                             whether the body came chunked, the connection number, the HTTP version
   mode=slow&ms=N            the echo, after sleeping N ms
+  mode=stall&ms=N           sleeps N ms before reading the body at all (the proxy's writes back up), then the echo
   mode=big&bytes=N[&chunked=1]  N bytes of a fixed pattern, Content-Length or chunked, written in 64 KiB pieces
   mode=status&code=N        status N with a small JSON body and an X-Upstream-Error header
   mode=hop                  the echo, plus hop-by-hop headers the proxy must remove
@@ -90,9 +91,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         with LOCK:
             STATS["requests"] += 1
-        length, sha, chunked = self.read_body()
         query = parse_qs(urlsplit(self.path).query)
         mode = query.get("mode", [""])[0]
+        if mode == "stall":
+            time.sleep(int(query.get("ms", ["1000"])[0]) / 1000)
+        length, sha, chunked = self.read_body()
         echo = {
             "method": self.command,
             "path": self.path,

@@ -286,6 +286,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         guard let context = self.context else { return }
         ex.readTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
             guard case .forwarding(let current) = self.phase, current === ex else { return }
+            // A response held back by a slow client is not the upstream's delay: the clock restarts.
+            if ex.connection?.readsArePaused == true { ex.lastRead = .now() }
             // One timer per request, pushed forward lazily: reads only record their time.
             let due = ex.lastRead + ex.service.readTimeout
             if due > .now() {

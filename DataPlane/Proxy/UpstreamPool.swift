@@ -152,6 +152,8 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// Stops reading from the upstream socket (its response is produced faster than the client takes it).
     func pauseReads() { self.readsPaused = true }
 
+    var readsArePaused: Bool { self.readsPaused }
+
     func resumeReads() {
         self.readsPaused = false
         if self.readPending {

@@ -120,4 +120,19 @@ struct ProxyForwardingTests {
         #expect(call.header("x-end-to-end") == "kept")
         try await f.stop()
     }
+
+    @Test("a route covered by a plugin is refused (500), never forwarded unchecked, while plugins are not run")
+    func pluginRoutesRefused() async throws {
+        let f = try await ProxyFixture.start()
+        // alb-mtls.yaml: /mtls carries header-cert-auth, /echo has no plugin; both go to 127.0.0.1:9000.
+        let yaml = try String(contentsOf: try Paths.example("alb-mtls.yaml"), encoding: .utf8)
+        try await f.cp.admin().expect(201, "POST", "/config", body: yaml, contentType: "application/yaml")
+        try await f.sync()
+        let refused = try await ProxyCall.curl(f.dp.proxyURL + "/mtls")
+        #expect(refused.status == 500, "\(refused)")
+        #expect(refused.json == ["message": "An unexpected error occurred"])
+        #expect(try await ProxyCall.curl(f.dp.proxyURL + "/echo").status != 500)
+        #expect(f.dp.log.contains("plugins are not run by this build"))
+        try await f.stop()
+    }
 }

@@ -70,23 +70,23 @@ struct ProxyStreamingTests {
         let sha = try await Self.sha256(file)
         // Warm up (pools, allocator arenas) before the baseline.
         _ = try await ProxyCall.curl(f.dp.proxyURL + "/big?mode=big&bytes=1000000", keepBody: false)
-        let before = try f.dataPlaneRSS()
+        let before = try f.dataPlaneMemory()
 
         let up = try await ProxyCall.curl(f.dp.proxyURL + "/big", ["-X", "POST", "-T", file], timeout: 60)
         #expect(up.status == 200, "\(up)")
         #expect(up.json?["body_length"] == .int(Int64(size)))
         #expect(up.json?["body_sha256"] == .string(sha))
-        let afterUpload = try f.dataPlaneRSS()
+        let afterUpload = try f.dataPlaneMemory()
 
         let down = try await ProxyCall.curl(f.dp.proxyURL + "/big?mode=big&bytes=\(size)", keepBody: false, timeout: 60)
         #expect(down.status == 200)
         #expect(down.size == size)
-        let afterDownload = try f.dataPlaneRSS()
-        // Buffering either body whole would add ≥ 48 MiB; streaming holds a few reads' worth.
-        #expect(afterUpload - before < 16 << 10, "RSS \(before) KiB → \(afterUpload) KiB after the upload")
-        #expect(afterDownload - before < 16 << 10, "RSS \(before) KiB → \(afterDownload) KiB after the download")
-        print("proxy RSS KiB: before \(before), after 48 MiB up \(afterUpload), after 48 MiB down \(afterDownload); "
-            + "up \(up.seconds) s, down \(down.seconds) s")
+        let afterDownload = try f.dataPlaneMemory()
+        // Buffering either body whole would raise the peak by ≥ 48 MiB; streaming holds a few reads' worth.
+        #expect(afterUpload.peak - before.peak < 16 << 10, "peak RSS \(before) KiB → \(afterUpload) KiB (upload)")
+        #expect(afterDownload.peak - before.peak < 16 << 10, "peak RSS \(before) KiB → \(afterDownload) KiB (download)")
+        print("proxy memory KiB (rss, peak): before \(before), after 48 MiB up \(afterUpload), "
+            + "after 48 MiB down \(afterDownload); up \(up.seconds) s, down \(down.seconds) s")
         try await f.stop()
     }
 
@@ -122,7 +122,7 @@ struct ProxyStreamingTests {
         try await f.stop()
     }
 
-    @Test("Kong's 502 for a closed port (after retries), 504 past read_timeout, upstream 500 passed through")
+    @Test("Kong's 502 for a closed port (after retries), 504 past read_timeout and write_timeout, upstream 500 passed through")
     func failures() async throws {
         let f = try await ProxyFixture.start()
         let port = try closedPort()
@@ -131,6 +131,8 @@ struct ProxyStreamingTests {
         try await f.addService("slow", ["url": .string(f.upstreamURL), "read_timeout": 300],
                                route: ["paths": ["/slow"]])
         try await f.addService("echo", ["url": .string(f.upstreamURL)], route: ["paths": ["/echo"]])
+        try await f.addService("stall", ["url": .string(f.upstreamURL), "write_timeout": 300],
+                               route: ["paths": ["/stall"]])
         try await f.sync()
 
         let closed = try await ProxyCall.curl(f.dp.proxyURL + "/closed")
@@ -146,6 +148,13 @@ struct ProxyStreamingTests {
         // Within read_timeout it is fine.
         let quick = try await ProxyCall.curl(f.dp.proxyURL + "/slow?mode=slow&ms=50")
         #expect(quick.status == 200)
+
+        // An upstream that takes no body for write_timeout: 504 while the client is still sending (its body is
+        // drained). 32 MiB is more than loopback socket buffers hold.
+        let stall = try Self.payload(f.dir, "stall", size: 32 << 20)
+        let stalled = try await ProxyCall.curl(f.dp.proxyURL + "/stall?mode=stall&ms=3000", ["-X", "POST", "-T", stall])
+        #expect(stalled.status == 504, "\(stalled)")
+        #expect(stalled.json == ["message": "The upstream server is timed out"])
 
         let error = try await ProxyCall.curl(f.dp.proxyURL + "/echo?mode=status&code=500")
         #expect(error.status == 500)

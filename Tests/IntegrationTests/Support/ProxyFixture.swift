@@ -118,13 +118,18 @@ struct ProxyFixture {
         try await self.cp.stop()
     }
 
-    /// The data plane's resident set size in KiB (`VmRSS` of /proc/<pid>/status).
-    func dataPlaneRSS() throws -> Int {
+    /// The data plane's resident set size and its peak so far (`VmRSS`, `VmHWM` of /proc/<pid>/status), in KiB.
+    /// The peak is what shows a body buffered whole: freed large buffers go back to the OS, so VmRSS after the
+    /// request alone could miss it.
+    func dataPlaneMemory() throws -> (rss: Int, peak: Int) {
         let status = try String(contentsOfFile: "/proc/\(self.dp.pid)/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
-        else { throw AdminHTTP.Failure(description: "no VmRSS in /proc/\(self.dp.pid)/status") }
-        return kib
+        func field(_ name: String) throws -> Int {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
+                  let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+            else { throw AdminHTTP.Failure(description: "no \(name) in /proc/\(self.dp.pid)/status") }
+            return kib
+        }
+        return (try field("VmRSS"), try field("VmHWM"))
     }
 }
 
