@@ -12,6 +12,8 @@ reading its whole body (Content-Length or chunked) and replying according to the
   mode=status&code=N        status N with a small JSON body and an X-Upstream-Error header
   mode=hop                  the echo, plus hop-by-hop headers the proxy must remove
   mode=close                the echo with "Connection: close", then closes
+  mode=dropnext             the echo, keep-alive; the next request on this connection is read and the connection
+                            closed without an answer (an upstream closing an idle keep-alive connection as it is reused)
 
 GET /__stats (sent directly, not through the proxy) answers {"connections": C, "requests": R}.
 """
@@ -89,6 +91,9 @@ class Handler(BaseHTTPRequestHandler):
                 stats = dict(STATS)
             self.send_json(200, stats)
             return
+        if getattr(self, "drop_next", False):
+            self.close_connection = True
+            return
         with LOCK:
             STATS["requests"] += 1
         query = parse_qs(urlsplit(self.path).query)
@@ -136,6 +141,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, echo, [("Connection", "X-Hop-Response"), ("X-Hop-Response", "1"),
                                        ("Keep-Alive", "timeout=5"), ("Proxy-Authenticate", "Basic"),
                                        ("Upgrade", "h2c"), ("X-End-To-End", "kept")])
+        elif mode == "dropnext":
+            self.drop_next = True
+            self.send_json(200, echo)
         elif mode == "close":
             self.close_connection = True
             self.send_json(200, echo, [("Connection", "close")])

@@ -27,9 +27,16 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let keepAlive: Bool
         let version: HTTPVersion
         let expectContinue: Bool
+        /// Whether the request may be sent twice (nginx never resends POST, PATCH or LOCK once sent).
+        let idempotent: Bool
         var attemptsLeft: Int
         /// Parts received before the upstream connection is ready (bounded: reads are held meanwhile).
         var buffered: [HTTPClientRequestPart] = []
+        /// What was written on a reused connection, kept until the response starts: a keep-alive connection the
+        /// upstream closed just as it was reused fails with nothing received, and the request is resent on a new
+        /// one (nginx retries a cached connection's error the same way). nil when not replayable.
+        var replay: [HTTPClientRequestPart]?
+        var replayBytes = 0
         var connection: UpstreamConnection?
         var requestEnded = false
         var requestSent = false
@@ -40,11 +47,14 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         var readTimer: Scheduled<Void>?
         var writeTimer: Scheduled<Void>?
 
-        init(service: UpstreamService, keepAlive: Bool, version: HTTPVersion, expectContinue: Bool) {
+        init(service: UpstreamService, keepAlive: Bool, version: HTTPVersion, expectContinue: Bool,
+             idempotent: Bool)
+        {
             self.service = service
             self.keepAlive = keepAlive
             self.version = version
             self.expectContinue = expectContinue
+            self.idempotent = idempotent
             self.attemptsLeft = service.retries
         }
 
@@ -133,7 +143,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         case .body(let buffer):
             guard case .forwarding(let ex) = self.phase else { return }
             if let connection = ex.connection {
-                connection.write(.body(.byteBuffer(buffer)))
+                self.send(.body(.byteBuffer(buffer)), ex, on: connection)
             } else {
                 ex.buffered.append(.body(.byteBuffer(buffer)))
             }
@@ -145,7 +155,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             case .forwarding(let ex):
                 ex.requestEnded = true
                 if let connection = ex.connection {
-                    connection.write(.end(trailers))
+                    self.send(.end(trailers), ex, on: connection)
                     connection.flush()
                     self.requestSent(ex)
                 } else {
@@ -221,11 +231,13 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let (upstreamHead, expectContinue) = ForwardedHeaders.upstreamRequest(
             head, uri: upstreamURI, path: path, hostHeader: service.hostHeader,
             preserveHost: match.route.preserveHost, client: client)
-        let ex = Exchange(service: service, keepAlive: keepAlive, version: head.version, expectContinue: expectContinue)
+        let idempotent = head.method != .POST && head.method != .PATCH && head.method != .LOCK
+        let ex = Exchange(service: service, keepAlive: keepAlive, version: head.version, expectContinue: expectContinue,
+                          idempotent: idempotent)
         ex.buffered.append(.head(upstreamHead))
         self.phase = .forwarding(ex)
         if let connection = self.loop.pool.lease(service.poolKey) {
-            self.attach(connection, to: ex)
+            self.attach(connection, to: ex, reused: true)
         } else {
             self.connect(ex)
         }
@@ -240,7 +252,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             }
             switch result {
             case .success(let connection):
-                self.attach(connection, to: ex)
+                self.attach(connection, to: ex, reused: false)
             case .failure(let error):
                 // Nothing was sent: retrying is safe (Kong's `retries`, nginx's proxy_next_upstream error timeout).
                 if ex.attemptsLeft > 0 {
@@ -256,22 +268,36 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
     }
 
-    private func attach(_ connection: UpstreamConnection, to ex: Exchange) {
+    private func attach(_ connection: UpstreamConnection, to ex: Exchange, reused: Bool) {
         ex.connection = connection
         connection.delegate = self
+        ex.replay = reused && ex.idempotent ? [] : nil
+        ex.replayBytes = 0
         if let context = self.context, !context.channel.isWritable { connection.pauseReads() }
-        if ex.expectContinue, !ex.requestEnded, let context = self.context {
+        if ex.expectContinue, !ex.continueSent, !ex.requestEnded, let context = self.context {
             // Like nginx, the proxy answers the client's `Expect: 100-continue` once it can take the body.
             context.writeAndFlush(Self.wrapOutboundOut(.head(HTTPResponseHead(version: ex.version, status: .continue))),
                                   promise: nil)
             ex.continueSent = true
         }
-        for part in ex.buffered { connection.write(part) }
+        for part in ex.buffered { self.send(part, ex, on: connection) }
         ex.buffered.removeAll()
         connection.flush()
         if ex.requestEnded { self.requestSent(ex) }
         if !connection.isWritable { self.upstreamWritabilityChanged() }
         self.resumeClientReads()
+    }
+
+    /// Writes one request part upstream, keeping a copy while the exchange is replayable (up to 64 KiB).
+    private func send(_ part: HTTPClientRequestPart, _ ex: Exchange, on connection: UpstreamConnection) {
+        connection.write(part)
+        guard ex.replay != nil else { return }
+        if case .body(.byteBuffer(let buffer)) = part { ex.replayBytes += buffer.readableBytes }
+        if ex.replayBytes > 65536 {
+            ex.replay = nil
+        } else {
+            ex.replay?.append(part)
+        }
     }
 
     /// The whole request is written upstream: from now on the read timeout runs (nginx's proxy_read_timeout is
@@ -307,6 +333,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         switch part {
         case .head(let head):
             ex.responseStarted = true
+            ex.replay = nil
             ex.upstreamKeepAlive = head.isKeepAlive
             let response = ForwardedHeaders.downstreamResponse(head, version: ex.version, keepAlive: ex.keepAlive)
             context.write(Self.wrapOutboundOut(.head(response)), promise: nil)
@@ -342,6 +369,18 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     func upstreamFailed(_ error: (any Error)?) {
         guard case .forwarding(let ex) = self.phase else { return }
         ex.connection = nil
+        if !ex.responseStarted, let replay = ex.replay {
+            // A reused connection died before answering: resend on a new one (it counts as no retry).
+            self.logger.debug("reused upstream connection failed; resending", metadata: [
+                "gw.service.id": "\(ex.service.id)", "error": "\(error.map { "\($0)" } ?? "closed")",
+            ])
+            ex.cancelTimers()
+            ex.replay = nil
+            ex.buffered = replay + ex.buffered
+            ex.requestSent = false
+            self.connect(ex)
+            return
+        }
         self.logger.debug("upstream connection failed", metadata: [
             "gw.service.id": "\(ex.service.id)", "error": "\(error.map { "\($0)" } ?? "closed")",
         ])
