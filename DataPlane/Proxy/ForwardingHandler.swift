@@ -24,7 +24,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     /// One request in flight.
     final class Exchange {
         let service: UpstreamService
-        let keepAlive: Bool
+        /// Whether the client connection stays open after this exchange.
+        var keepAlive: Bool
+        let isHead: Bool
         let version: HTTPVersion
         let expectContinue: Bool
         /// Whether the request may be sent twice (nginx never resends POST, PATCH or LOCK once sent).
@@ -48,8 +50,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         var writeTimer: Scheduled<Void>?
 
         init(service: UpstreamService, keepAlive: Bool, version: HTTPVersion, expectContinue: Bool,
-             idempotent: Bool)
+             idempotent: Bool, isHead: Bool)
         {
+            self.isHead = isHead
             self.service = service
             self.keepAlive = keepAlive
             self.version = version
@@ -233,7 +236,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             preserveHost: match.route.preserveHost, client: client)
         let idempotent = head.method != .POST && head.method != .PATCH && head.method != .LOCK
         let ex = Exchange(service: service, keepAlive: keepAlive, version: head.version, expectContinue: expectContinue,
-                          idempotent: idempotent)
+                          idempotent: idempotent, isHead: isHead)
         ex.buffered.append(.head(upstreamHead))
         self.phase = .forwarding(ex)
         if let connection = self.loop.pool.lease(service.poolKey) {
@@ -335,6 +338,11 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             ex.responseStarted = true
             ex.replay = nil
             ex.upstreamKeepAlive = head.isKeepAlive
+            let code = head.status.code
+            if ex.version.minor == 0, !ex.isHead, code != 204, code != 304, !head.headers.contains(name: "content-length") {
+                // An HTTP/1.0 client cannot take chunks: the body is sent raw and its end is the connection's close.
+                ex.keepAlive = false
+            }
             let response = ForwardedHeaders.downstreamResponse(head, version: ex.version, keepAlive: ex.keepAlive)
             context.write(Self.wrapOutboundOut(.head(response)), promise: nil)
         case .body(let buffer):
