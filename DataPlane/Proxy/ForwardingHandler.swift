@@ -14,60 +14,17 @@ import NIOPosix
 /// yet, when at most one read's parts wait in ``Exchange/buffered``); response parts are written back as they
 /// arrive and the upstream connection's reads are held while this channel is not writable.
 ///
-/// Failures before the response head was sent get Kong's answers: 502 (refused, reset, invalid response), 504
-/// (connect, write or read timeout); after it, both connections are closed (the status is already out).
+/// Connect failures are retried up to the service's `retries` (nothing was sent); an idempotent request whose
+/// reused keep-alive connection closes before answering is resent once on a new connection. Other failures before
+/// the response head was sent get Kong's answers: 502 (refused, reset, invalid response), 504 (connect, write or
+/// read timeout); after it, both connections are closed (the status is already out).
+///
+/// Answered locally: 503 without configuration, Kong's 404 without a route, 500 for a route a plugin covers (this
+/// build runs no plugin and must not bypass one, e.g. an authentication plugin), 502 for an `https` service.
 final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamDelegate {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
-
-    /// One request in flight.
-    final class Exchange {
-        let service: UpstreamService
-        /// Whether the client connection stays open after this exchange.
-        var keepAlive: Bool
-        let isHead: Bool
-        let version: HTTPVersion
-        let expectContinue: Bool
-        /// Whether the request may be sent twice (nginx never resends POST, PATCH or LOCK once sent).
-        let idempotent: Bool
-        var attemptsLeft: Int
-        /// Parts received before the upstream connection is ready (bounded: reads are held meanwhile).
-        var buffered: [HTTPClientRequestPart] = []
-        /// What was written on a reused connection, kept until the response starts: a keep-alive connection the
-        /// upstream closed just as it was reused fails with nothing received, and the request is resent on a new
-        /// one (nginx retries a cached connection's error the same way). nil when not replayable.
-        var replay: [HTTPClientRequestPart]?
-        var replayBytes = 0
-        var connection: UpstreamConnection?
-        var requestEnded = false
-        var requestSent = false
-        var responseStarted = false
-        var continueSent = false
-        var upstreamKeepAlive = false
-        var lastRead = NIODeadline.now()
-        var readTimer: Scheduled<Void>?
-        var writeTimer: Scheduled<Void>?
-
-        init(service: UpstreamService, keepAlive: Bool, version: HTTPVersion, expectContinue: Bool,
-             idempotent: Bool, isHead: Bool)
-        {
-            self.isHead = isHead
-            self.service = service
-            self.keepAlive = keepAlive
-            self.version = version
-            self.expectContinue = expectContinue
-            self.idempotent = idempotent
-            self.attemptsLeft = service.retries
-        }
-
-        func cancelTimers() {
-            self.readTimer?.cancel()
-            self.readTimer = nil
-            self.writeTimer?.cancel()
-            self.writeTimer = nil
-        }
-    }
 
     private enum Phase {
         case idle
