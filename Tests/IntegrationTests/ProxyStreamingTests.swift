@@ -1,6 +1,9 @@
 import Foundation
 import GatewayModel
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Bodies, connections and failures between the data plane and a real upstream on loopback.
 @Suite("Proxy streaming and upstream failures", .serialized)
@@ -137,7 +140,7 @@ struct ProxyStreamingTests {
         try await f.stop()
     }
 
-    @Test("Kong's 502 for a closed port (after retries), 504 past read_timeout and write_timeout, upstream 500 passed through")
+    @Test("Kong's 502 for a closed port (after retries), 504 past connect_timeout, read_timeout and write_timeout, upstream 500 passed through")
     func failures() async throws {
         let f = try await ProxyFixture.start()
         let port = try closedPort()
@@ -148,6 +151,11 @@ struct ProxyStreamingTests {
         try await f.addService("echo", ["url": .string(f.upstreamURL)], route: ["paths": ["/echo"]])
         try await f.addService("stall", ["url": .string(f.upstreamURL), "write_timeout": 300],
                                route: ["paths": ["/stall"]])
+        let blackhole = try blackholePort()
+        defer { for fd in blackhole.descriptors { close(fd) } }
+        try await f.addService("blackhole", ["url": .string("http://127.0.0.1:\(blackhole.port)"),
+                                             "connect_timeout": 300, "retries": 1],
+                               route: ["paths": ["/blackhole"]])
         try await f.sync()
 
         let closed = try await ProxyCall.curl(f.dp.proxyURL + "/closed")
@@ -155,6 +163,12 @@ struct ProxyStreamingTests {
         #expect(closed.json == ["message": "An invalid response was received from the upstream server"])
         let closedPost = try await ProxyCall.curl(f.dp.proxyURL + "/closed", ["--data-binary", "abc"])
         #expect(closedPost.status == 502)
+
+        // Two connect attempts of 300 ms each, then Kong's 504.
+        let unreachable = try await ProxyCall.curl(f.dp.proxyURL + "/blackhole")
+        #expect(unreachable.status == 504, "\(unreachable)")
+        #expect(unreachable.json == ["message": "The upstream server is timed out"])
+        #expect(unreachable.seconds >= 0.55 && unreachable.seconds < 3, "answered after \(unreachable.seconds) s")
 
         let slow = try await ProxyCall.curl(f.dp.proxyURL + "/slow?mode=slow&ms=3000")
         #expect(slow.status == 504)

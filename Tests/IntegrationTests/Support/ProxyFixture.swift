@@ -81,6 +81,37 @@ func closedPort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// A listening port that never completes a connection: its accept queue (backlog 0) is filled by the fillers, so
+/// Linux drops further SYNs and a connect attempt times out. Close the returned descriptors when done.
+func blackholePort() throws -> (port: Int, descriptors: [Int32]) {
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard listener >= 0 else { throw AdminHTTP.Failure(description: "socket() failed") }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(listener, $0, length) == 0 && listen(listener, 0) == 0 && getsockname(listener, $0, &length) == 0
+        }
+    }
+    guard ok else {
+        close(listener)
+        throw AdminHTTP.Failure(description: "bind/listen failed")
+    }
+    var descriptors = [listener]
+    for _ in 0..<3 {
+        let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard filler >= 0 else { break }
+        _ = fcntl(filler, F_SETFL, fcntl(filler, F_GETFL) | O_NONBLOCK)
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) }
+        }
+        descriptors.append(filler)
+    }
+    return (Int(UInt16(bigEndian: address.sin_port)), descriptors)
+}
+
 /// A control plane, one data plane (one worker) and an echo upstream, all on loopback in one temp dir.
 struct ProxyFixture {
     let dir: TempDir
