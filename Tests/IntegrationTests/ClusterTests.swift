@@ -53,9 +53,9 @@ struct ClusterTests {
         try await admin.expect(201, "POST", "/config", body: yaml, contentType: "application/yaml")
         try await Self.converge(cp, dps)
         for dp in dps {
+            // Matched and forwarded (to 127.0.0.1:9000, usually closed: 502); not Kong's 404 or the 503 without config.
             let echo = try await dp.proxy.get("/echo/anything")
-            #expect(echo.status == 501)
-            #expect(echo.json?["message"]?.stringValue?.contains("route 'echo' matched") == true)
+            #expect(echo.status != 404 && echo.status != 503)
             let none = try await dp.proxy.get("/nowhere")
             #expect(none.status == 404)
             #expect(none.json == ["message": "no Route matched with those values"])
@@ -92,7 +92,7 @@ struct ClusterTests {
         try await Self.until("data plane notices the control plane is gone") {
             try await dp1.statusJSON()["cp_connected"] == false
         }
-        #expect(try await dp1.proxy.get("/echo").status == 501)
+        #expect(![404, 503].contains(try await dp1.proxy.get("/echo").status))
         #expect(try await dp1.status.get("/status/ready").status == 200)
 
         // Restarted while the control plane is down: serves its cache.
@@ -101,7 +101,7 @@ struct ClusterTests {
         let cached = try await dp2.statusJSON()
         #expect(cached["config_hash"] == .string(hash))
         #expect(cached["config_source"] == "cache")
-        #expect(try await dp2.proxy.get("/echo").status == 501)
+        #expect(![404, 503].contains(try await dp2.proxy.get("/echo").status))
 
         // A new data plane with neither cache nor control plane: a clear 503, not a hang.
         let dp3 = try await DataPlaneProcess.start(in: dir, cache: "dp3")

@@ -1,0 +1,437 @@
+import GatewayModel
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Proxies each request of one client connection to its route's service. Confined to the connection's event loop.
+///
+/// One request at a time: NIO's `HTTPServerPipelineHandler` (before this handler) holds pipelined requests back
+/// until the response in flight has ended. The request takes the ``AppliedConfig`` current at its head and keeps it.
+///
+/// Streaming with backpressure both ways, as a pair of glue handlers: request parts are written upstream as they
+/// arrive and this connection's `read()`s are held while the upstream channel is not writable (or not connected
+/// yet, when at most one read's parts wait in ``Exchange/buffered``); response parts are written back as they
+/// arrive and the upstream connection's reads are held while this channel is not writable.
+///
+/// Connect failures are retried up to the service's `retries` (nothing was sent); an idempotent request whose
+/// reused keep-alive connection closes before answering is resent once on a new connection. Other failures before
+/// the response head was sent get Kong's answers: 502 (refused, reset, invalid response), 504 (connect, write or
+/// read timeout); after it, both connections are closed (the status is already out).
+///
+/// Answered locally: 503 without configuration, Kong's 404 without a route, 500 for a route a plugin covers (this
+/// build runs no plugin and must not bypass one, e.g. an authentication plugin), 502 for an `https` service.
+final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamDelegate {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Phase {
+        case idle
+        /// Answered by the proxy itself once the request has been read (its body is discarded).
+        case local(HTTPResponseStatus, [UInt8], keepAlive: Bool, version: HTTPVersion, head: Bool)
+        case forwarding(Exchange)
+        /// The response is complete before the request: the rest of its body is read and dropped.
+        case draining
+    }
+
+    private let state: ConfigState
+    private let loop: ProxyLoopContext
+    private let logger: Logger
+    private var context: ChannelHandlerContext?
+    private var phase = Phase.idle
+    private var readPending = false
+    private var peer: IPAddress?
+    private var peerText = ""
+    private var listenPort = 0
+
+    init(state: ConfigState, loop: ProxyLoopContext, logger: Logger) {
+        self.state = state
+        self.loop = loop
+        self.logger = logger
+    }
+
+    // MARK: Client side
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.peerText = context.channel.remoteAddress?.ipAddress ?? ""
+        self.peer = IPAddress.parse(self.peerText)
+        self.listenPort = context.channel.localAddress?.port ?? 0
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.abandon()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.abandon()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.abandon()
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.holdReads {
+            self.readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// Client reads wait while a request body has nowhere to go yet.
+    private var holdReads: Bool {
+        guard case .forwarding(let ex) = self.phase, !ex.requestEnded else { return false }
+        guard let connection = ex.connection else { return true }
+        return !connection.isWritable
+    }
+
+    private func resumeClientReads() {
+        guard self.readPending, !self.holdReads, let context = self.context else { return }
+        self.readPending = false
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let head):
+            self.begin(head, context: context)
+        case .body(let buffer):
+            guard case .forwarding(let ex) = self.phase else { return }
+            if let connection = ex.connection {
+                self.send(.body(.byteBuffer(buffer)), ex, on: connection)
+            } else {
+                ex.buffered.append(.body(.byteBuffer(buffer)))
+            }
+        case .end(let trailers):
+            switch self.phase {
+            case .local(let status, let body, let keepAlive, let version, let head):
+                self.phase = .idle
+                self.respond(status, body, keepAlive: keepAlive, version: version, head: head)
+            case .forwarding(let ex):
+                ex.requestEnded = true
+                if let connection = ex.connection {
+                    self.send(.end(trailers), ex, on: connection)
+                    connection.flush()
+                    self.requestSent(ex)
+                } else {
+                    ex.buffered.append(.end(trailers))
+                }
+            case .draining:
+                self.phase = .idle
+            case .idle:
+                break
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .forwarding(let ex) = self.phase { ex.connection?.flush() }
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if case .forwarding(let ex) = self.phase, let connection = ex.connection {
+            if context.channel.isWritable { connection.resumeReads() } else { connection.pauseReads() }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: Request start
+
+    private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let keepAlive = head.isKeepAlive
+        let isHead = head.method == .HEAD
+        func local(_ status: HTTPResponseStatus, _ body: [UInt8]) {
+            if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                // The client holds its body back until told to send it: answer now and do not wait for it.
+                self.phase = .draining
+                self.respond(status, body, keepAlive: false, version: head.version, head: isHead)
+                return
+            }
+            self.phase = .local(status, body, keepAlive: keepAlive, version: head.version, head: isHead)
+        }
+        guard let config = self.state.config else { return local(.serviceUnavailable, ProxyAnswers.noConfiguration) }
+        let uri = head.uri
+        let queryStart = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
+        let path = uri[..<(queryStart ?? uri.endIndex)]
+        let headers = head.headers
+        guard let match = config.router.match(
+            method: head.method.rawValue, host: headers.first(name: "host"), path: path, defaultPort: 80,
+            header: { headers[canonicalForm: $0].map(String.init) })
+        else {
+            return local(.notFound, ProxyAnswers.noRoute)
+        }
+        let table = self.loop.table(for: config, logger: self.logger)
+        guard let serviceID = match.route.serviceID, let service = table.services[serviceID] else {
+            return local(.serviceUnavailable, ProxyAnswers.noService)
+        }
+        // Kong leaves a disabled service's routes out of the router: to the client they do not exist.
+        guard service.enabled else { return local(.notFound, ProxyAnswers.noRoute) }
+        guard !table.needsPlugins(route: match.route.id, service: service.id) else {
+            self.logger.debug("route needs plugins this build does not run", metadata: ["gw.route.id": "\(match.route.id)"])
+            return local(.internalServerError, ProxyAnswers.unexpected)
+        }
+        guard service.scheme == "http" else {
+            self.logger.debug("upstream protocol not supported by this build", metadata: [
+                "gw.route.id": "\(match.route.id)", "gw.service.id": "\(service.id)",
+                "gw.upstream.protocol": "\(service.scheme)",
+            ])
+            return local(.badGateway, ProxyAnswers.badGateway)
+        }
+
+        var upstreamURI = match.upstreamPath(servicePath: service.path)
+        if let queryStart { upstreamURI += uri[queryStart...] }
+        let client = ForwardedHeaders.Client(address: self.peerText, trusted: table.isTrusted(self.peer),
+                                             listenPort: self.listenPort)
+        let (upstreamHead, expectContinue) = ForwardedHeaders.upstreamRequest(
+            head, uri: upstreamURI, path: path, hostHeader: service.hostHeader,
+            preserveHost: match.route.preserveHost, client: client)
+        let idempotent = head.method != .POST && head.method != .PATCH && head.method != .LOCK
+        let ex = Exchange(service: service, keepAlive: keepAlive, version: head.version, expectContinue: expectContinue,
+                          idempotent: idempotent, isHead: isHead)
+        ex.buffered.append(.head(upstreamHead))
+        self.phase = .forwarding(ex)
+        if let connection = self.loop.pool.lease(service.poolKey) {
+            self.attach(connection, to: ex, reused: true)
+        } else {
+            self.connect(ex)
+        }
+    }
+
+    private func connect(_ ex: Exchange) {
+        self.loop.pool.connect(ex.service) { result in
+            guard case .forwarding(let current) = self.phase, current === ex, ex.connection == nil else {
+                // The client went away while connecting: keep the connection for someone else.
+                if case .success(let connection) = result { self.loop.pool.release(connection) }
+                return
+            }
+            switch result {
+            case .success(let connection):
+                self.attach(connection, to: ex, reused: false)
+            case .failure(let error):
+                // Nothing was sent: retrying is safe (Kong's `retries`, nginx's proxy_next_upstream error timeout).
+                if ex.attemptsLeft > 0 {
+                    ex.attemptsLeft -= 1
+                    self.connect(ex)
+                    return
+                }
+                self.logger.debug("upstream connect failed", metadata: [
+                    "gw.upstream.address": "\(ex.service.host):\(ex.service.port)", "error": "\(error)",
+                ])
+                self.fail(ex, timedOut: Self.isTimeout(error))
+            }
+        }
+    }
+
+    private func attach(_ connection: UpstreamConnection, to ex: Exchange, reused: Bool) {
+        ex.connection = connection
+        connection.delegate = self
+        ex.replay = reused && ex.idempotent ? [] : nil
+        ex.replayBytes = 0
+        if let context = self.context, !context.channel.isWritable { connection.pauseReads() }
+        if ex.expectContinue, !ex.continueSent, !ex.requestEnded, let context = self.context {
+            // Like nginx, the proxy answers the client's `Expect: 100-continue` once it can take the body.
+            context.writeAndFlush(Self.wrapOutboundOut(.head(HTTPResponseHead(version: ex.version, status: .continue))),
+                                  promise: nil)
+            ex.continueSent = true
+        }
+        for part in ex.buffered { self.send(part, ex, on: connection) }
+        ex.buffered.removeAll()
+        connection.flush()
+        if ex.requestEnded { self.requestSent(ex) }
+        if !connection.isWritable { self.upstreamWritabilityChanged() }
+        self.resumeClientReads()
+    }
+
+    /// Writes one request part upstream, keeping a copy while the exchange is replayable (up to 64 KiB).
+    private func send(_ part: HTTPClientRequestPart, _ ex: Exchange, on connection: UpstreamConnection) {
+        connection.write(part)
+        guard ex.replay != nil else { return }
+        if case .body(.byteBuffer(let buffer)) = part { ex.replayBytes += buffer.readableBytes }
+        if ex.replayBytes > 65536 {
+            ex.replay = nil
+        } else {
+            ex.replay?.append(part)
+        }
+    }
+
+    /// The whole request is written upstream: from now on the read timeout runs (nginx's proxy_read_timeout is
+    /// the longest gap between two reads once the request is sent).
+    private func requestSent(_ ex: Exchange) {
+        ex.requestSent = true
+        ex.lastRead = .now()
+        self.scheduleReadTimer(ex, at: ex.lastRead + ex.service.readTimeout)
+    }
+
+    private func scheduleReadTimer(_ ex: Exchange, at deadline: NIODeadline) {
+        guard let context = self.context else { return }
+        ex.readTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            guard case .forwarding(let current) = self.phase, current === ex else { return }
+            // A response held back by a slow client is not the upstream's delay: the clock restarts.
+            if ex.connection?.readsArePaused == true { ex.lastRead = .now() }
+            // One timer per request, pushed forward lazily: reads only record their time.
+            let due = ex.lastRead + ex.service.readTimeout
+            if due > .now() {
+                self.scheduleReadTimer(ex, at: due)
+            } else {
+                self.logger.debug("upstream read timed out", metadata: ["gw.service.id": "\(ex.service.id)"])
+                self.fail(ex, timedOut: true)
+            }
+        }
+    }
+
+    // MARK: Upstream side
+
+    func upstreamRead(_ part: HTTPClientResponsePart) {
+        guard case .forwarding(let ex) = self.phase, let context = self.context else { return }
+        ex.lastRead = .now()
+        switch part {
+        case .head(let head):
+            ex.responseStarted = true
+            ex.replay = nil
+            ex.upstreamKeepAlive = head.isKeepAlive
+            let code = head.status.code
+            if ex.version.minor == 0, !ex.isHead, code != 204, code != 304, !head.headers.contains(name: "content-length") {
+                // An HTTP/1.0 client cannot take chunks: the body is sent raw and its end is the connection's close.
+                ex.keepAlive = false
+            }
+            let response = ForwardedHeaders.downstreamResponse(head, version: ex.version, keepAlive: ex.keepAlive)
+            context.write(Self.wrapOutboundOut(.head(response)), promise: nil)
+        case .body(let buffer):
+            context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            self.finish(ex, trailers: trailers, context: context)
+        }
+    }
+
+    func upstreamReadComplete() {
+        self.context?.flush()
+    }
+
+    func upstreamWritabilityChanged() {
+        guard case .forwarding(let ex) = self.phase, let connection = ex.connection, let context = self.context else {
+            return
+        }
+        if connection.isWritable {
+            ex.writeTimer?.cancel()
+            ex.writeTimer = nil
+            self.resumeClientReads()
+        } else if ex.writeTimer == nil {
+            // nginx's proxy_send_timeout: the upstream took nothing for write_timeout.
+            ex.writeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: ex.service.writeTimeout) {
+                guard case .forwarding(let current) = self.phase, current === ex else { return }
+                self.logger.debug("upstream write timed out", metadata: ["gw.service.id": "\(ex.service.id)"])
+                self.fail(ex, timedOut: true)
+            }
+        }
+    }
+
+    func upstreamFailed(_ error: (any Error)?) {
+        guard case .forwarding(let ex) = self.phase else { return }
+        ex.connection = nil
+        if !ex.responseStarted, let replay = ex.replay {
+            // A reused connection died before answering: resend on a new one (it counts as no retry).
+            self.logger.debug("reused upstream connection failed; resending", metadata: [
+                "gw.service.id": "\(ex.service.id)", "error": "\(error.map { "\($0)" } ?? "closed")",
+            ])
+            ex.cancelTimers()
+            ex.replay = nil
+            ex.buffered = replay + ex.buffered
+            ex.requestSent = false
+            self.connect(ex)
+            return
+        }
+        self.logger.debug("upstream connection failed", metadata: [
+            "gw.service.id": "\(ex.service.id)", "error": "\(error.map { "\($0)" } ?? "closed")",
+        ])
+        self.fail(ex, timedOut: false)
+    }
+
+    // MARK: Endings
+
+    private func finish(_ ex: Exchange, trailers: HTTPHeaders?, context: ChannelHandlerContext) {
+        ex.cancelTimers()
+        if let connection = ex.connection {
+            ex.connection = nil
+            if ex.requestSent && ex.upstreamKeepAlive {
+                self.loop.pool.release(connection)
+            } else {
+                connection.close()
+            }
+        }
+        // The phase changes before the end is written: writing it releases the next pipelined request at once.
+        self.phase = ex.requestEnded ? .idle : .draining
+        let keepAlive = ex.keepAlive
+        context.writeAndFlush(Self.wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
+        self.resumeClientReads()
+    }
+
+    /// The exchange cannot complete: Kong's 502/504 when the response has not started, otherwise the client
+    /// connection is closed (its status line is already out).
+    private func fail(_ ex: Exchange, timedOut: Bool) {
+        ex.cancelTimers()
+        if let connection = ex.connection {
+            ex.connection = nil
+            connection.close()
+        }
+        guard let context = self.context else { return }
+        if ex.responseStarted {
+            self.phase = .idle
+            context.close(promise: nil)
+            return
+        }
+        // A client still sending its body is drained, so the connection stays usable; one that waits for
+        // `100 Continue` it never got cannot be, and is closed after the answer.
+        let keepAlive = ex.keepAlive && !(ex.expectContinue && !ex.requestEnded && !ex.continueSent)
+        self.phase = ex.requestEnded ? .idle : .draining
+        let (status, body) = timedOut ? (HTTPResponseStatus.gatewayTimeout, ProxyAnswers.timedOut)
+                                      : (HTTPResponseStatus.badGateway, ProxyAnswers.badGateway)
+        self.respond(status, body, keepAlive: keepAlive, version: ex.version, head: false)
+        self.resumeClientReads()
+    }
+
+    /// The client connection is gone (or this handler removed): the upstream connection cannot be reused.
+    private func abandon() {
+        if case .forwarding(let ex) = self.phase {
+            ex.cancelTimers()
+            ex.connection?.close()
+            ex.connection = nil
+        }
+        self.phase = .idle
+    }
+
+    private func respond(_ status: HTTPResponseStatus, _ body: [UInt8], keepAlive: Bool, version: HTTPVersion,
+                         head: Bool)
+    {
+        guard let context = self.context else { return }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(body.count))
+        headers.add(name: "Server", value: "portcullis")
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))),
+                      promise: nil)
+        if !head {
+            context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))),
+                          promise: nil)
+        }
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
+    }
+
+    private static func isTimeout(_ error: any Error) -> Bool {
+        if case ChannelError.connectTimeout = error { return true }
+        if let error = error as? NIOConnectionError {
+            return error.connectionErrors.contains { if case ChannelError.connectTimeout = $0.error { true } else { false } }
+        }
+        return false
+    }
+}

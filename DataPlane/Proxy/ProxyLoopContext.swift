@@ -1,0 +1,37 @@
+import Logging
+import NIOCore
+
+/// State one event loop's connections share without locks: the upstream pool and the ``ServiceTable`` of the
+/// configuration last seen on this loop. Confined to its event loop.
+final class ProxyLoopContext {
+    let pool: UpstreamPool
+    private var config: AppliedConfig?
+    private var table: ServiceTable?
+
+    init(eventLoop: any EventLoop) {
+        self.pool = UpstreamPool(eventLoop: eventLoop)
+    }
+
+    /// The table for `config`, rebuilt only when the configuration instance changed since the last request on this
+    /// loop. Holding `config` keeps the identity comparison sound (an ObjectIdentifier alone could be reused).
+    func table(for config: AppliedConfig, logger: Logger) -> ServiceTable {
+        if let table = self.table, self.config === config { return table }
+        let table = ServiceTable(content: config.content)
+        // Once per snapshot and loop, not per request: which services this build cannot reach.
+        for service in table.services.values where service.scheme != "http" {
+            logger.info("service protocol not supported by this build: its requests are answered 502", metadata: [
+                "gw.service.id": "\(service.id)", "gw.upstream.protocol": "\(service.scheme)",
+                "gw.config.version": "\(config.version)",
+            ])
+        }
+        if table.globalPlugins || !table.pluginRoutes.isEmpty || !table.pluginServices.isEmpty {
+            logger.info("plugins are not run by this build: requests on routes they cover are answered 500", metadata: [
+                "gw.config.version": "\(config.version)", "routes": "\(table.pluginRoutes.sorted())",
+                "services": "\(table.pluginServices.sorted())", "global": "\(table.globalPlugins)",
+            ])
+        }
+        self.config = config
+        self.table = table
+        return table
+    }
+}

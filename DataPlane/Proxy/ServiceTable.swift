@@ -1,0 +1,96 @@
+import GatewayModel
+import NIOCore
+
+/// A service as the proxy forwards to it: every field read, defaulted and converted once per snapshot.
+struct UpstreamService {
+    let id: String
+    let enabled: Bool
+    /// `http` or `https` (anything else is answered 502 by the forwarding handler).
+    let scheme: String
+    let host: String
+    let port: Int
+    let path: String?
+    /// The Host header sent when the route does not preserve the client's: Kong's `host[:port]`, the port only
+    /// when it is not the scheme's default, IPv6 literals in brackets.
+    let hostHeader: String
+    /// An IP literal's address, resolved here so a request never goes through a resolver for it.
+    let address: SocketAddress?
+    let connectTimeout: TimeAmount
+    let writeTimeout: TimeAmount
+    let readTimeout: TimeAmount
+    /// Further connection attempts after a failed connect (Kong's `retries`, default 5).
+    let retries: Int
+    let poolKey: UpstreamPool.Key
+
+    init(_ entity: [String: JSON]) {
+        self.id = entity["id"]?.stringValue ?? ""
+        self.enabled = entity["enabled"]?.boolValue ?? true
+        let scheme = entity["protocol"]?.stringValue ?? "http"
+        self.scheme = scheme
+        let host = entity["host"]?.stringValue ?? ""
+        self.host = host
+        let defaultPort = scheme == "https" ? 443 : 80
+        let port = Int(entity["port"]?.intValue ?? Int64(defaultPort))
+        self.port = port
+        self.path = entity["path"]?.stringValue
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        self.hostHeader = port == defaultPort ? bracketed : "\(bracketed):\(port)"
+        self.address = try? SocketAddress(ipAddress: host, port: port)
+        // Kong's defaults: 60 s each (milliseconds in the entity).
+        self.connectTimeout = .milliseconds(entity["connect_timeout"]?.intValue ?? 60_000)
+        self.writeTimeout = .milliseconds(entity["write_timeout"]?.intValue ?? 60_000)
+        self.readTimeout = .milliseconds(entity["read_timeout"]?.intValue ?? 60_000)
+        self.retries = Int(max(0, entity["retries"]?.intValue ?? 5))
+        self.poolKey = UpstreamPool.Key(scheme: scheme, host: host, port: port)
+    }
+}
+
+/// What the proxy derives from one ``AppliedConfig``: services by id and the trusted source ranges.
+///
+/// Built once per snapshot per event loop (``ProxyLoopContext`` keeps the last one), never per request.
+final class ServiceTable {
+    let services: [String: UpstreamService]
+    /// `_trusted_ips`: peers whose X-Forwarded-* and X-Real-IP headers are passed through (Kong's `trusted_ips`).
+    let trusted: [CIDR]
+    /// Routes and services with an enabled plugin, and whether a global one exists. This build runs no plugin, so
+    /// their requests are refused rather than forwarded unchecked: an authentication plugin must never be
+    /// bypassed by a proxy that does not know it.
+    let pluginRoutes: Set<String>
+    let pluginServices: Set<String>
+    let globalPlugins: Bool
+
+    init(content: ConfigContent) {
+        var services: [String: UpstreamService] = [:]
+        services.reserveCapacity(content["services"].count)
+        for entity in content["services"] {
+            let service = UpstreamService(entity)
+            services[service.id] = service
+        }
+        self.services = services
+        self.trusted = content.trustedIPs.compactMap(CIDR.parse)
+        var routes: Set<String> = []
+        var scoped: Set<String> = []
+        var global = false
+        for plugin in content["plugins"] where plugin["enabled"]?.boolValue ?? true {
+            let route = plugin["route"]?["id"]?.stringValue
+            let service = plugin["service"]?["id"]?.stringValue
+            if let route { routes.insert(route) }
+            if let service { scoped.insert(service) }
+            // A consumer-only plugin applies once a consumer is identified, which needs an auth plugin anyway.
+            if route == nil, service == nil, plugin["consumer"]?["id"]?.stringValue == nil { global = true }
+        }
+        self.pluginRoutes = routes
+        self.pluginServices = scoped
+        self.globalPlugins = global
+    }
+
+    /// Whether a request on `route` to `service` would need a plugin this build does not run.
+    func needsPlugins(route: String, service: String) -> Bool {
+        self.globalPlugins || self.pluginRoutes.contains(route) || self.pluginServices.contains(service)
+    }
+
+    func isTrusted(_ peer: IPAddress?) -> Bool {
+        guard let peer, !self.trusted.isEmpty else { return false }
+        return self.trusted.contains { $0.contains(peer) }
+    }
+}

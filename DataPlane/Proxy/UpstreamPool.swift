@@ -1,0 +1,205 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Keep-alive connections to upstream services for one event loop: connections are made on that loop
+/// (`ClientBootstrap(group: eventLoop)`), so a request never hops threads. Confined to its event loop.
+///
+/// Bounds follow Kong's defaults: at most ``maxIdlePerKey`` idle connections per upstream address
+/// (`upstream_keepalive_pool_size`), closed after ``idleTimeout`` unused (`upstream_keepalive_idle_timeout`) or
+/// after ``maxRequests`` requests (`upstream_keepalive_max_requests`). Idle connections the upstream closes leave
+/// the pool as soon as the close is seen.
+final class UpstreamPool {
+    struct Key: Hashable, Sendable {
+        var scheme: String
+        var host: String
+        var port: Int
+    }
+
+    static let maxIdlePerKey = 512
+    static let idleTimeout = TimeAmount.seconds(60)
+    static let maxRequests = 1000
+
+    let eventLoop: any EventLoop
+    /// Idle connections per address, most recently used last (reused first: its socket is the warmest).
+    private var idle: [Key: [UpstreamConnection]] = [:]
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    /// An idle connection to `key`, now leased to the caller, or nil.
+    func lease(_ key: Key) -> UpstreamConnection? {
+        while let connection = self.idle[key]?.popLast() {
+            connection.idleTimer?.cancel()
+            connection.idleTimer = nil
+            if connection.isActive { return connection }
+        }
+        return nil
+    }
+
+    /// Opens a new connection to `service` with its connect timeout; `done` is called on the event loop.
+    func connect(_ service: UpstreamService, _ done: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+        let key = service.poolKey
+        let bootstrap = ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(service.connectTimeout)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // Informational responses are dropped: the proxy answers `Expect: 100-continue` itself.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key))
+                }
+            }
+        let connected: EventLoopFuture<any Channel>
+        if let address = service.address {
+            connected = bootstrap.connect(to: address)
+        } else {
+            connected = bootstrap.connect(host: service.host, port: service.port)
+        }
+        connected.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                do {
+                    let connection = try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self)
+                    connection.pool = self
+                    done(.success(connection))
+                } catch {
+                    channel.close(promise: nil)
+                    done(.failure(error))
+                }
+            case .failure(let error):
+                done(.failure(error))
+            }
+        }
+    }
+
+    /// Takes back a connection whose last exchange completed cleanly; closes it instead when the pool for its
+    /// address is full or it has served enough requests.
+    func release(_ connection: UpstreamConnection) {
+        connection.delegate = nil
+        connection.resumeReads()
+        connection.requestsServed += 1
+        guard connection.isActive, connection.requestsServed < Self.maxRequests,
+              (self.idle[connection.key]?.count ?? 0) < Self.maxIdlePerKey
+        else {
+            connection.close()
+            return
+        }
+        self.idle[connection.key, default: []].append(connection)
+        connection.idleTimer = self.eventLoop.assumeIsolated().scheduleTask(in: Self.idleTimeout) { [weak connection] in
+            connection?.close()
+        }
+    }
+
+    /// Drops a closed connection from the idle list (no-op when it was leased).
+    func forget(_ connection: UpstreamConnection) {
+        connection.idleTimer?.cancel()
+        connection.idleTimer = nil
+        guard var list = self.idle[connection.key], let i = list.firstIndex(where: { $0 === connection }) else { return }
+        list.remove(at: i)
+        self.idle[connection.key] = list.isEmpty ? nil : list
+    }
+}
+
+/// What a leased ``UpstreamConnection`` reports to the request using it. Called on the event loop.
+protocol UpstreamDelegate: AnyObject {
+    func upstreamRead(_ part: HTTPClientResponsePart)
+    func upstreamReadComplete()
+    func upstreamWritabilityChanged()
+    /// The connection closed or failed before the response ended; `error` is nil for a plain close.
+    func upstreamFailed(_ error: (any Error)?)
+}
+
+/// The last handler of an upstream connection's pipeline (after NIO's HTTP client codec): passes response parts
+/// to the request that leased it and holds reads back while that request's client is not writable.
+final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    let key: UpstreamPool.Key
+    /// Set once connected; the pool outlives its connections (it belongs to the event loop).
+    var pool: UpstreamPool?
+    var delegate: (any UpstreamDelegate)?
+    var requestsServed = 0
+    var idleTimer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+    private var readsPaused = false
+    private var readPending = false
+
+    init(key: UpstreamPool.Key) {
+        self.key = key
+    }
+
+    var isActive: Bool { self.context?.channel.isActive ?? false }
+    var isWritable: Bool { self.context?.channel.isWritable ?? false }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func write(_ part: HTTPClientRequestPart) {
+        self.context?.write(Self.wrapOutboundOut(part), promise: nil)
+    }
+
+    func flush() { self.context?.flush() }
+
+    func close() {
+        self.delegate = nil
+        self.context?.close(promise: nil)
+    }
+
+    /// Stops reading from the upstream socket (its response is produced faster than the client takes it).
+    func pauseReads() { self.readsPaused = true }
+
+    var readsArePaused: Bool { self.readsPaused }
+
+    func resumeReads() {
+        self.readsPaused = false
+        if self.readPending {
+            self.readPending = false
+            self.context?.read()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.readsPaused {
+            self.readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let delegate = self.delegate else {
+            // Bytes from an idle connection answer nothing we asked: it cannot be reused.
+            context.close(promise: nil)
+            return
+        }
+        delegate.upstreamRead(Self.unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.delegate?.upstreamReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.delegate?.upstreamWritabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.pool?.forget(self)
+        let delegate = self.delegate
+        self.delegate = nil
+        delegate?.upstreamFailed(nil)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let delegate = self.delegate
+        self.delegate = nil
+        delegate?.upstreamFailed(error)
+        context.close(promise: nil)
+    }
+}
