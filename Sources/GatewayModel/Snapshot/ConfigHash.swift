@@ -128,16 +128,19 @@ package enum ConfigHash {
 /// Merging a sorted run of changes into rows kept in id order.
 package enum RowMerge {
     /// Whether rows in id order hold `id` (binary search).
-    package static func contains<R: IdentifiedRow>(_ rows: [R], id: String) -> Bool {
+    package static func contains<R: IdentifiedRow>(_ rows: [R], id: String) -> Bool { self.index(rows, id: id) != nil }
+
+    /// Where rows in id order hold `id` (binary search).
+    package static func index<R: IdentifiedRow>(_ rows: [R], id: String) -> Int? {
         var lo = 0
         var hi = rows.count
         while lo < hi {
             let mid = (lo + hi) / 2
             let m = rows[mid].rowID
-            if m == id { return true }
+            if m == id { return mid }
             if m < id { lo = mid + 1 } else { hi = mid }
         }
-        return false
+        return nil
     }
 
     /// `rows` without the ids in `deletes`, with `upserts` (sorted by id) inserted or replacing rows of the same id.

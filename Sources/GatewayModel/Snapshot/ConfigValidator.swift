@@ -66,10 +66,13 @@ package enum ConfigValidator {
             let fresh = snapshot.fresh[schema.name] ?? []
             let alwaysCheck = Self.contextDependent.contains(schema.name)
             if fresh.isEmpty && !alwaysCheck { continue }
-            for entity in content[schema.name] {
+            // New and changed entities found by id (rows are in id order), not by a pass over the type.
+            let typeRows = rows[schema.name] ?? []
+            let candidates: [(entity: [String: JSON], isFresh: Bool)] = alwaysCheck
+                ? content[schema.name].map { ($0, fresh.contains($0["id"]?.stringValue ?? "")) }
+                : fresh.sorted().compactMap { id in RowMerge.index(typeRows, id: id).map { (typeRows[$0].entity, true) } }
+            for (entity, isFresh) in candidates {
                 let id = entity["id"]?.stringValue ?? "?"
-                let isFresh = fresh.contains(id)
-                guard isFresh || alwaysCheck else { continue }
                 if let problem = Self.check(entity, schema, unchanged: !isFresh, context: context, known: known) {
                     out.append("\(schema.name) \(id): \(problem)")
                 }
