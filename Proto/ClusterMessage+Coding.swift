@@ -82,10 +82,7 @@ extension ClusterMessage {
         guard let kind = Kind(rawValue: type) else { throw .bad("unknown message type \(type)") }
         var body = body
         if kind == .snapshot {
-            guard let headerLength = body.readInteger(as: UInt32.self), Int(headerLength) <= body.readableBytes,
-                let headerBytes = body.readBytes(length: Int(headerLength))
-            else { throw .bad("snapshot frame without a complete header") }
-            let header = try Self.object(headerBytes, kind)
+            let header = try Self.binaryHeader(&body, kind)
             guard let version = header["version"]?.intValue, version >= 0, let hash = header["hash"]?.stringValue,
                 Self.isHash(hash), let size = header["size"]?.intValue, size >= 0,
                 let encoding = header["encoding"]?.stringValue
@@ -94,10 +91,7 @@ extension ClusterMessage {
                                            payload: body))
         }
         if kind == .delta {
-            guard let headerLength = body.readInteger(as: UInt32.self), Int(headerLength) <= body.readableBytes,
-                let headerBytes = body.readBytes(length: Int(headerLength))
-            else { throw .bad("delta frame without a complete header") }
-            let header = try Self.object(headerBytes, kind)
+            let header = try Self.binaryHeader(&body, kind)
             guard let version = header["version"]?.intValue, version >= 0, let hash = header["hash"]?.stringValue,
                 Self.isHash(hash), let baseVersion = header["base_version"]?.intValue, baseVersion >= 0,
                 let baseHash = header["base_hash"]?.stringValue, Self.isHash(baseHash),
@@ -144,6 +138,15 @@ extension ClusterMessage {
         case .snapshot, .delta:
             throw .bad("unreachable")
         }
+    }
+
+    /// The JSON header that starts `snapshot` and `delta` bodies (u32 BE length, then the object); `body` is left at
+    /// the payload.
+    private static func binaryHeader(_ body: inout ByteBuffer, _ kind: Kind) throws(FrameError) -> [String: JSON] {
+        guard let headerLength = body.readInteger(as: UInt32.self), Int(headerLength) <= body.readableBytes,
+            let headerBytes = body.readBytes(length: Int(headerLength))
+        else { throw .bad("\(kind) frame without a complete header") }
+        return try Self.object(headerBytes, kind)
     }
 
     private static func object(_ bytes: [UInt8], _ kind: Kind) throws(FrameError) -> [String: JSON] {
