@@ -15,14 +15,19 @@ package final class AppliedConfig: Sendable {
     package let decoded: DecodedSnapshot
     /// The routes, compiled for matching.
     package let router: Router
+    /// The services, as the proxy forwards to them.
+    let services: ServiceTable
 
     package enum Source: String, Sendable {
         case controlPlane = "control_plane"
         case cache
     }
 
-    init(version: Int64, hash: String, decoded: DecodedSnapshot, router: Router, appliedAt: Double, source: Source) {
+    init(version: Int64, hash: String, decoded: DecodedSnapshot, router: Router, services: ServiceTable? = nil,
+         appliedAt: Double, source: Source)
+    {
         self.router = router
+        self.services = services ?? ServiceTable(content: decoded.content)
         self.version = version
         self.hash = hash
         self.content = decoded.content
@@ -36,7 +41,7 @@ extension AppliedConfig {
     /// The same configuration, recorded as coming from `source`.
     convenience init(from other: AppliedConfig, source: Source) {
         self.init(version: other.version, hash: other.hash, decoded: other.decoded, router: other.router,
-                  appliedAt: other.appliedAt, source: source)
+                  services: other.services, appliedAt: other.appliedAt, source: source)
     }
 }
 
@@ -136,7 +141,11 @@ package enum SnapshotDecoder {
         } catch {
             throw ApplyError("snapshot \(version) cannot be compiled: \(error.description)")
         }
+        // Services and plugins untouched: the proxy's service table carries over.
+        let sameServices = delta.upserts["services"] == nil && delta.deletes["services"] == nil
+            && delta.upserts["plugins"] == nil && delta.deletes["plugins"] == nil
         return AppliedConfig(version: version, hash: hash, decoded: decoded, router: router,
+                             services: sameServices ? previous.services : nil,
                              appliedAt: Date().timeIntervalSince1970, source: .controlPlane)
     }
 }

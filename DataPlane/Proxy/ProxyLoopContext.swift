@@ -1,8 +1,8 @@
 import Logging
 import NIOCore
 
-/// State one event loop's connections share without locks: the upstream pool and the ``ServiceTable`` of the
-/// configuration last seen on this loop. Confined to its event loop.
+/// State one event loop's connections share without locks: the upstream pool and the configuration last seen on
+/// this loop (to log, once per snapshot, what this build cannot serve). Confined to its event loop.
 final class ProxyLoopContext {
     let pool: UpstreamPool
     private var config: AppliedConfig?
@@ -12,11 +12,11 @@ final class ProxyLoopContext {
         self.pool = UpstreamPool(eventLoop: eventLoop)
     }
 
-    /// The table for `config`, rebuilt only when the configuration instance changed since the last request on this
-    /// loop. Holding `config` keeps the identity comparison sound (an ObjectIdentifier alone could be reused).
+    /// The table compiled with `config`. Holding `config` keeps the identity comparison sound (an ObjectIdentifier
+    /// alone could be reused).
     func table(for config: AppliedConfig, logger: Logger) -> ServiceTable {
         if let table = self.table, self.config === config { return table }
-        let table = ServiceTable(content: config.content)
+        let table = config.services
         // Once per snapshot and loop, not per request: which services this build cannot reach.
         for service in table.services.values where service.scheme != "http" {
             logger.info("service protocol not supported by this build: its requests are answered 502", metadata: [

@@ -2,7 +2,7 @@ import GatewayModel
 import NIOCore
 
 /// A service as the proxy forwards to it: every field read, defaulted and converted once per snapshot.
-struct UpstreamService {
+struct UpstreamService: Sendable {
     let id: String
     let enabled: Bool
     /// `http` or `https` (anything else is answered 502 by the forwarding handler).
@@ -47,8 +47,9 @@ struct UpstreamService {
 
 /// What the proxy derives from one ``AppliedConfig``: services by id and the trusted source ranges.
 ///
-/// Built once per snapshot per event loop (``ProxyLoopContext`` keeps the last one), never per request.
-final class ServiceTable {
+/// Built once per snapshot, with it, off the event loops (``AppliedConfig/services``); a delta that touches no
+/// service or plugin keeps the previous one. Never per request.
+final class ServiceTable: Sendable {
     let services: [String: UpstreamService]
     /// `_trusted_ips`: peers whose X-Forwarded-* and X-Real-IP headers are passed through (Kong's `trusted_ips`).
     let trusted: [CIDR]
