@@ -151,16 +151,25 @@ package struct JSONParser {
         self.i += 1
         let start = self.i
         // Fast path: no escapes.
+        var high: UInt8 = 0
         while self.i < self.bytes.count {
             let c = self.bytes[self.i]
             if c == UInt8(ascii: "\"") {
                 let s = self.bytes[start..<self.i]
                 self.i += 1
+                if high & 0x80 == 0 {
+                    // ASCII is valid UTF-8 as it is: copied without the validating pass (most strings here).
+                    return String(unsafeUninitializedCapacity: s.count) { out in
+                        _ = out.initialize(from: s)
+                        return s.count
+                    }
+                }
                 guard let str = String(validating: s, as: UTF8.self) else {
                     throw JSONParseError(reason: "invalid UTF-8 in string", offset: start)
                 }
                 return str
             }
+            high |= c
             if c == UInt8(ascii: "\\") { break }
             if c < 0x20 { throw self.error("control character in string") }
             self.i += 1
