@@ -14,15 +14,19 @@ extension Router {
     package convenience init(content: ConfigContent, previous: Router? = nil, changed: Set<String>? = nil)
         throws(RouterError)
     {
-        var routes = ShardedTable<CompiledRoute>(minimumCapacity: content["routes"].count)
-        for e in content["routes"] {
+        let entities = content["routes"]
+        // Each route compiles on its own (regexes included): on every core for large configurations; the index is
+        // then filled in snapshot order.
+        let compiled = Parallel.map(entities.count, minimumPerChunk: 4096, makeState: { () }) { _, i in
+            let e = entities[i]
             let id = e["id"]?.stringValue ?? ""
             if let changed, !changed.contains(id), let reused = previous?.byID.value(for: id) {
-                routes.setValue(reused, for: id)
-            } else {
-                routes.setValue(try CompiledRoute(e), for: id)
+                return (id, Result<CompiledRoute, RouterError>.success(reused))
             }
+            return (id, Result { () throws(RouterError) in try CompiledRoute(e) })
         }
+        var routes = ShardedTable<CompiledRoute>(minimumCapacity: entities.count)
+        for (id, result) in compiled { routes.setValue(try result.get(), for: id) }
         self.init(Index(routes: routes))
     }
 
