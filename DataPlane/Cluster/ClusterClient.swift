@@ -31,9 +31,22 @@ package final class ClusterClient: Service, Sendable {
     typealias Connection = NIOAsyncChannel<ClusterMessage, ClusterMessage>
 
     package func run() async throws {
+        // Cache writes (fsyncs) run in order on their own task: the next snapshot or delta is read and applied
+        // while the previous one is still being written. Pending writes finish before run() returns.
+        let (writes, writer) = AsyncStream.makeStream(of: CacheWrite.self)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await write in writes { await self.persist(write) }
+            }
+            await self.connectLoop(writer)
+            writer.finish()
+        }
+    }
+
+    private func connectLoop(_ writer: AsyncStream<CacheWrite>.Continuation) async {
         var backoff: Duration = .milliseconds(50)
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            let connected = await self.session()
+            let connected = await self.session(writer)
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
             if connected { backoff = .milliseconds(50) }
             // Full jitter, capped: data planes that lost the same control plane do not return in lockstep.
@@ -46,7 +59,7 @@ package final class ClusterClient: Service, Sendable {
     }
 
     /// One connection, from connect to close. Returns whether a conversation took place (for the backoff).
-    private func session() async -> Bool {
+    private func session(_ writer: AsyncStream<CacheWrite>.Continuation) async -> Bool {
         let maxFrame = self.configuration.maxFrame
         let connection: Connection
         do {
@@ -109,13 +122,13 @@ package final class ClusterClient: Service, Sendable {
                             lastHeard.busy(false)
                             try await outbound.write(reply)
                             // The ACK says "serving"; the cache write (fsync) follows, off the reply's path.
-                            if let write { await self.persist(write) }
+                            if let write { writer.yield(write) }
                         case .delta(let delta):
                             lastHeard.busy(true)
                             let (reply, write) = await self.apply(delta)
                             lastHeard.busy(false)
                             try await outbound.write(reply)
-                            if let write { await self.persist(write) }
+                            if let write { writer.yield(write) }
                         case .heartbeat:
                             break
                         case .notice(let notice):
