@@ -242,12 +242,12 @@ package final class SnapshotBuilder: Service, Sendable {
         let started = ContinuousClock.now
         let all = try await self.store.readRows()
         let rows = ConfigRows(bodies: all.bodies, trustedIPs: self.store.trustedIPs)
-        if let stored = try await self.store.latestSnapshot(), stored.version == all.version, stored.hash == rows.hash {
+        let previous = try await self.store.latestSnapshot()
+        if let stored = previous, stored.version == all.version, stored.hash == rows.hash {
             self.model.withLock { $0 = Model(version: all.version, seq: all.seq, rows: rows, info: stored) }
             self.publish(Published(info: stored, delta: nil, full: FullPayload(rows: rows)))
             return stored
         }
-        let previous = try await self.store.latestSnapshot()
         let full = FullPayload(rows: rows)
         let compressed = Array(try full.compressed().readableBytesView)
         let summary = try await self.store.versionsSummary(after: previous?.version ?? 0, upTo: all.version)

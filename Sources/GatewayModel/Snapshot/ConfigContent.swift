@@ -1,7 +1,7 @@
 /// The whole configuration at one version: every entity of every type exactly as stored (admin-API shape,
 /// foreign keys as `{"id": …}`), sorted by id, plus gateway-wide settings data planes need.
 ///
-/// Its canonical encoding (``canonicalBytes()``) is the snapshot payload; the SHA-256 of those bytes is the
+/// Its canonical encoding (``canonicalBytes()``) is the snapshot payload; ``ConfigHash`` of its rows is the
 /// snapshot hash, so equal configurations always have equal hashes.
 package struct ConfigContent: Sendable, Equatable {
     package private(set) var entities: [String: [[String: JSON]]]
@@ -77,10 +77,6 @@ extension ConfigContent {
     /// The canonical payload assembled from entities that are already canonical JSON (as the store keeps them),
     /// without parsing them: byte-for-byte what ``canonicalBytes()`` gives for the parsed content, as long as
     /// each type's bodies are in id order.
-    package static func canonicalBytes(bodies: [String: [String]], trustedIPs: [String]) -> [UInt8] {
-        self.canonicalBytes(rows: bodies.mapValues { $0.map { Array($0.utf8) } }, trustedIPs: trustedIPs)
-    }
-
     /// The canonical payload from rows that are canonical JSON bytes, each type's in id order.
     package static func canonicalBytes(rows bodies: [String: [[UInt8]]], trustedIPs: [String]) -> [UInt8] {
         var keys: [(String, [UInt8])] = [("_format_version", JSONWriter.bytes(.string(Self.formatVersion)))]

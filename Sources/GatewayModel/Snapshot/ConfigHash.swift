@@ -236,7 +236,7 @@ package struct ConfigRows: Sendable {
         return size
     }
 
-    /// The snapshot payload (``ConfigContent/canonicalBytes(bodies:trustedIPs:)`` layout).
+    /// The snapshot payload (``ConfigContent/canonicalBytes(rows:trustedIPs:)`` layout).
     package func canonicalBytes() -> [UInt8] {
         ConfigContent.canonicalBytes(rows: self.rows.mapValues { $0.map(\.bytes) }, trustedIPs: self.trustedIPs)
     }
