@@ -2,6 +2,8 @@
 SWIFT ?= swift
 # System packages the build, the tests and the demo need (installed when missing).
 APT_PACKAGES := libssl-dev libsqlite3-dev zlib1g-dev pkg-config openssl curl python3
+# The reference peers of the benchmarks (make bench).
+BENCH_PACKAGES := nginx haproxy wrk
 
 .PHONY: deps build debug test demo bench clean
 
@@ -22,6 +24,9 @@ demo: debug
 	./scripts/demo.sh
 
 bench: build
+	@./scripts/ensure-packages.sh $(BENCH_PACKAGES)
+	./Benchmarks/proxy
+	./Benchmarks/config-swap
 	./Benchmarks/admin-writes
 	./Benchmarks/propagation
 	$(SWIFT) run -c release router-bench 100000 500000
