@@ -1,7 +1,7 @@
 # Portcullis — the two commands of the README are `make demo` and `make test`.
 SWIFT ?= swift
 # System packages the build, the tests and the demo need (installed when missing).
-APT_PACKAGES := libssl-dev libsqlite3-dev zlib1g-dev pkg-config openssl curl python3
+APT_PACKAGES := libssl-dev libsqlite3-dev libpcre2-dev zlib1g-dev pkg-config openssl curl python3
 # The reference peers of the benchmarks (make bench).
 BENCH_PACKAGES := nginx haproxy wrk
 

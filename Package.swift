@@ -44,11 +44,17 @@ let package = Package(
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
         .systemLibrary(
+            name: "CPCRE2",
+            path: "Sources/CPCRE2",
+            pkgConfig: "libpcre2-8",
+            providers: [.apt(["libpcre2-dev"]), .brew(["pcre2"])]
+        ),
+        .systemLibrary(
             name: "CZlib",
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(name: "GatewayModel", dependencies: ["COpenSSL", "CZlib", yams], swiftSettings: settings),
+        .target(name: "GatewayModel", dependencies: ["COpenSSL", "CPCRE2", "CZlib", yams], swiftSettings: settings),
         .target(name: "CertAuth", dependencies: ["GatewayModel", "COpenSSL"], swiftSettings: settings),
         .target(name: "GatewayProto", dependencies: ["GatewayModel", nioCore], path: "Proto",
                 exclude: ["PROTOCOL.md"], swiftSettings: settings),

@@ -1,4 +1,3 @@
-import Foundation
 package import GatewayModel
 
 /// A route prepared for matching: everything derived from its entity once, when a snapshot is compiled.
@@ -19,7 +18,8 @@ package final class CompiledRoute: Sendable {
     let headers: [(name: String, values: Set<String>)]
     /// Normalised plain path prefixes.
     let plainPaths: [String]
-    let regexPaths: [NSRegularExpression]
+    /// PCRE, anchored at the start of the normalised path (Kong's router).
+    let regexPaths: [PCRERegex]
     /// For each regex path, the literal text every match starts with ("" when none): the router only tries
     /// the regex on paths that start with it.
     let regexPrefixes: [String]
@@ -49,13 +49,13 @@ package final class CompiledRoute: Sendable {
         }
         self.headers = headers.sorted { $0.0 < $1.0 }
         var plain: [String] = []
-        var regexes: [NSRegularExpression] = []
+        var regexes: [PCRERegex] = []
         var prefixes: [String] = []
         for p in (entity["paths"]?.arrayValue ?? []).compactMap(\.stringValue) {
             if p.hasPrefix("~") {
                 do {
                     // Anchored at the start, as Kong's router does.
-                    regexes.append(try NSRegularExpression(pattern: "^(?:" + p.dropFirst() + ")"))
+                    regexes.append(try PCRERegex(String(p.dropFirst()), anchored: true))
                     prefixes.append(Self.literalPrefix(of: p.dropFirst()))
                 } catch {
                     throw RouterError(message: "route \(self.name ?? self.id): invalid regex path '\(p)'")

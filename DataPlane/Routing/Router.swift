@@ -1,4 +1,4 @@
-import Foundation
+import GatewayModel
 
 /// What a request matched: the route, the way it matched (for stripping), and the upstream path to use.
 package struct RouteMatch: Sendable {
@@ -84,12 +84,12 @@ package final class Router: Sendable {
                 for c in bucket.paths.regex.value(for: key) ?? [] {
                     if let b = best, !c.precedes(b.rank, b.route) { break }
                     let regex = c.route.regexPaths[c.regex]
-                    let ns = normalized as NSString
-                    guard let m = regex.firstMatch(in: normalized, range: NSRange(location: 0, length: ns.length)),
-                        let range = Range(m.range, in: normalized)
+                    guard let bytes = utf8.withContiguousStorageIfAvailable({ regex.firstMatch(in: $0) }) ?? regex.firstMatch(in: normalized)
                     else { continue }
                     if c.route.matchesMethodAndHeaders(method: method, header: header) {
-                        best = (c.rank, c.route, normalized[range])
+                        let start = utf8.index(utf8.startIndex, offsetBy: bytes.lowerBound)
+                        let end = utf8.index(utf8.startIndex, offsetBy: bytes.upperBound)
+                        best = (c.rank, c.route, normalized[start..<end])
                         break
                     }
                 }

@@ -41,8 +41,12 @@ struct RouteSchemaTests {
     @Test(arguments: [
         ("echo", "should start with: / (fixed path) or ~/ (regex path)"),
         ("~echo", "should start with: / (fixed path) or ~/ (regex path)"),
-        ("~/users/(", "invalid regex: '/users/('"),
-        ("~/[a-", "invalid regex: '/[a-'"),
+        ("~/users/(", "invalid regex: '/users/(' (PCRE returned: pcre2_compile() failed: missing closing parenthesis "
+            + "in \"/users/(\" at \"\")"),
+        ("~/[a-", "invalid regex: '/[a-' (PCRE returned: pcre2_compile() failed: missing terminating ] for character "
+            + "class in \"/[a-\" at \"\")"),
+        ("~/echo/**/broken", "invalid regex: '/echo/**/broken' (PCRE returned: pcre2_compile() failed: quantifier "
+            + "does not follow a repeatable item in \"/echo/**/broken\" at \"*/broken\")"),
         ("/with space", "invalid path: '/with space' (control characters and spaces must be percent-encoded)"),
         ("/tab\there", "invalid path: '/tab\there' (control characters and spaces must be percent-encoded)"),
     ])

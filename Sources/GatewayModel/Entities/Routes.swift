@@ -80,10 +80,14 @@ enum RouteChecks {
         if s.hasPrefix("~") {
             let pattern = String(s.dropFirst())
             guard pattern.hasPrefix("/") else { return "should start with: / (fixed path) or ~/ (regex path)" }
-            do {
-                _ = try NSRegularExpression(pattern: pattern)
+            // PCRE, as Kong's router; the data plane compiles it with the same engine.
+            do throws(PCRERegex.CompileError) {
+                _ = try PCRERegex(pattern)
             } catch {
-                return "invalid regex: '\(pattern)'"
+                // Kong's wording: the pattern, then what PCRE said and where.
+                let rest = String(decoding: pattern.utf8.dropFirst(error.offset), as: UTF8.self)
+                return "invalid regex: '\(pattern)' (PCRE returned: pcre2_compile() failed: \(error.message) in "
+                    + "\"\(pattern)\" at \"\(rest)\")"
             }
             return nil
         }
