@@ -199,6 +199,89 @@ struct ShardedTable<Value: Sendable>: Sendable {
 
     static var maxAverageShardCount: Int { 64 }
 
+    /// A Bloom filter of the keys' hashes in front of the shards (two bits per key, about 16 bits of filter per
+    /// key, so about 1.5 % false positives): the router probes several path prefixes per request and most are
+    /// absent, and the filter answers those from a few hundred KiB that stay in cache, where the shard directory
+    /// and storage would cost a cache miss each.
+    ///
+    /// Chunked like the shards, so a changed copy shares every chunk it did not touch. Bits of removed keys stay
+    /// set (a Bloom filter cannot clear one key); the filter is rebuilt from the keys when removals pile up or the
+    /// table outgrows it.
+    private struct Bloom: @unchecked Sendable {
+        final class Chunk {
+            static var words: Int { 64 }
+            var words: [UInt64]
+            init() { self.words = [UInt64](repeating: 0, count: Self.words) }
+            init(copying other: Chunk) { self.words = other.words }
+        }
+
+        private(set) var chunks: [Chunk] = []
+        private var mask = 0
+        /// Keys the filter was sized for, and removals since it was built.
+        private var capacity = 0
+        private(set) var removals = 0
+
+        init() {}
+
+        init(keys: Int) {
+            var bits = Chunk.words * 64
+            while bits < keys * 16 { bits *= 2 }
+            self.mask = bits - 1
+            self.capacity = bits / 16
+            self.chunks = (0..<(bits / (Chunk.words * 64))).map { _ in Chunk() }
+        }
+
+        @inline(__always)
+        private func bits(_ hash: Int) -> (Int, Int) {
+            let h = UInt64(truncatingIfNeeded: hash)
+            return (Int(truncatingIfNeeded: h &>> 3) & self.mask,
+                    Int(truncatingIfNeeded: (h &>> 35) ^ (h &<< 13)) & self.mask)
+        }
+
+        @inline(__always)
+        private func test(_ bit: Int) -> Bool {
+            let perChunk = Chunk.words * 64
+            return self.chunks.withUnsafeBufferPointer { chunks in
+                chunks[bit / perChunk].words.withUnsafeBufferPointer { words in
+                    words[(bit % perChunk) &>> 6] & (1 &<< UInt64(bit & 63)) != 0
+                }
+            }
+        }
+
+        private mutating func set(_ bit: Int) {
+            let perChunk = Chunk.words * 64
+            let c = bit / perChunk
+            if !isKnownUniquelyReferenced(&self.chunks[c]) { self.chunks[c] = Chunk(copying: self.chunks[c]) }
+            self.chunks[c].words[(bit % perChunk) &>> 6] |= 1 &<< UInt64(bit & 63)
+        }
+
+        /// False only when no key has this hash.
+        @inline(__always)
+        func mayContain(_ hash: Int) -> Bool {
+            if self.chunks.isEmpty { return true }
+            let (a, b) = self.bits(hash)
+            return self.test(a) && self.test(b)
+        }
+
+        mutating func insert(_ hash: Int) {
+            guard !self.chunks.isEmpty else { return }
+            let (a, b) = self.bits(hash)
+            self.set(a)
+            self.set(b)
+        }
+
+        mutating func noteRemoval() { self.removals += 1 }
+
+        /// Whether the filter should be (re)built for `count` keys: outgrown, or too many stale bits. Small tables
+        /// have none (their shards' own filters do): a router with many hosts has many small tables.
+        func isStale(count: Int) -> Bool {
+            if self.chunks.isEmpty { return count >= Bloom.minimumKeys }
+            return count > self.capacity || self.removals > max(1024, count / 2)
+        }
+
+        static var minimumKeys: Int { 256 }
+    }
+
     /// 2^(groupBits + shardBits) shards: `groups[g][s]`. Empty until the first key.
     private var groups: [[Shard]] = []
     private var groupBits = 0
@@ -206,12 +289,14 @@ struct ShardedTable<Value: Sendable>: Sendable {
     private var groupMask = 0
     private var shardMask = 0
     private(set) var count = 0
+    private var bloom = Bloom()
 
     init() {}
 
     /// An empty table sized for `count` keys, so that filling it does not rebuild it.
     init(minimumCapacity count: Int) {
         if count > 0 { self.layout(bits: Self.bits(for: count), keys: count) }
+        if count >= Bloom.minimumKeys { self.bloom = Bloom(keys: count) }
     }
 
     var isEmpty: Bool { self.count == 0 }
@@ -231,6 +316,7 @@ struct ShardedTable<Value: Sendable>: Sendable {
     func value(for key: String) -> Value? {
         if self.count == 0 { return nil }
         let hash = Self.hash(key)
+        if !self.bloom.mayContain(hash) { return nil }
         let (g, s) = self.location(hash)
         // Through buffers, the group and the shard are borrowed where they lie (no copies, no reference counting).
         return self.groups.withUnsafeBufferPointer { groups in
@@ -247,8 +333,12 @@ struct ShardedTable<Value: Sendable>: Sendable {
         let (g, s) = self.location(hash)
         let (result, delta) = self.groups[g][s].modify(key, hash: hash, body)
         self.count += delta
+        if delta > 0 { self.bloom.insert(hash) }
+        if delta < 0 { self.bloom.noteRemoval() }
         if delta > 0, self.count > (1 << (self.groupBits + self.shardBits)) * Self.maxAverageShardCount {
             self.rebuild(bits: self.groupBits + self.shardBits + 1)
+        } else if delta != 0, self.bloom.isStale(count: self.count) {
+            self.rebuildBloom()
         }
         return result
     }
@@ -302,5 +392,19 @@ struct ShardedTable<Value: Sendable>: Sendable {
                 }
             }
         }
+        self.rebuildBloom()
+    }
+
+    /// A new filter sized for twice the keys there are (room to grow), from their hashes; none for a small table.
+    private mutating func rebuildBloom() {
+        guard self.count >= Bloom.minimumKeys else {
+            self.bloom = Bloom()
+            return
+        }
+        var bloom = Bloom(keys: self.count * 2)
+        for group in self.groups {
+            for shard in group { shard.forEachSlot { slot, _ in bloom.insert(slot.hash) } }
+        }
+        self.bloom = bloom
     }
 }
