@@ -189,7 +189,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let chain = config.plugins.chain(route: match.route.id, service: service.id)
         guard chain.refused.isEmpty else {
             // Logged once per snapshot by the loop context; here only at debug.
-            self.logger.debug("route needs plugins this build cannot run", metadata: ["gw.route.id": "\(match.route.id)"])
+            self.logger.debug("route needs plugins this build cannot run",
+                              metadata: ["gw.route.id": "\(match.route.id)"])
             return local(.internalServerError, ProxyAnswers.unexpected)
         }
         guard service.scheme == "http" else {

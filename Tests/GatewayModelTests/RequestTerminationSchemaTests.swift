@@ -15,8 +15,9 @@ import Testing
         #expect(p["protocols"] == ["grpc", "grpcs", "http", "https"])
         #expect(PluginSchema.requestTermination.priority == 2)
         // Unlike header-cert-auth, it can be scoped to a consumer.
-        _ = try Fixture.valid(.plugins, Self.body([:]).merging(["consumer": ["id": .string(Fixture.consumerID)]]) { a, _ in a },
-                              context: Fixture.context(existing: [("consumers", Fixture.consumerID)]))
+        var scoped = Self.body([:])
+        scoped["consumer"] = ["id": .string(Fixture.consumerID)]
+        _ = try Fixture.valid(.plugins, scoped, context: Fixture.context(existing: [("consumers", Fixture.consumerID)]))
     }
 
     @Test func rules() throws {

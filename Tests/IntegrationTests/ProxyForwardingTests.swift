@@ -124,7 +124,8 @@ struct ProxyForwardingTests {
     @Test("a route covered by a plugin this build cannot run is refused (500), never forwarded unchecked; logged once")
     func pluginRoutesRefused() async throws {
         let f = try await ProxyFixture.start()
-        // alb-mtls.yaml: /mtls carries header-cert-auth (no runtime yet), /echo has no plugin; both go to 127.0.0.1:9000.
+        // alb-mtls.yaml: /mtls carries header-cert-auth (no runtime yet), /echo has no plugin; both go to
+        // 127.0.0.1:9000.
         let yaml = try String(contentsOf: try Paths.example("alb-mtls.yaml"), encoding: .utf8)
         try await f.cp.admin().expect(201, "POST", "/config", body: yaml, contentType: "application/yaml")
         try await f.sync()

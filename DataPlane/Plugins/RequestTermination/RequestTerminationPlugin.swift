@@ -70,9 +70,14 @@ final class RequestTerminationPlugin: GatewayPlugin {
         guard let query else { return false }
         return query.dropFirst().split(separator: "&").contains { pair in
             let key = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            let decoded = String(key).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(key)
-            return decoded.lowercased() == name
+            return Self.decode(key).lowercased() == name
         }
+    }
+
+    /// A query string component, form-decoded as nginx's `ngx.req.get_uri_args` does (`+` is a space).
+    private static func decode(_ text: Substring) -> String {
+        let spaced = text.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
     }
 
     /// The echo body: the request as the plugin saw it, and the matched route and service.
@@ -89,8 +94,7 @@ final class RequestTerminationPlugin: GatewayPlugin {
         var query: [String: JSON] = [:]
         for pair in (context.query?.dropFirst() ?? "").split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let decode = { (s: Substring) in String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s) }
-            query[decode(parts[0])] = parts.count > 1 ? .string(decode(parts[1])) : .bool(true)
+            query[Self.decode(parts[0])] = parts.count > 1 ? .string(Self.decode(parts[1])) : .bool(true)
         }
         let host = context.request.headers.first(name: "x-forwarded-host") ?? ""
         let port = Int64(context.request.headers.first(name: "x-forwarded-port") ?? "") ?? 0

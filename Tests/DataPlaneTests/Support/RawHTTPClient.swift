@@ -94,6 +94,13 @@ final class RawHTTPClient {
         }
     }
 
+    /// Whether response bytes are waiting to be read (without blocking).
+    func hasData() -> Bool {
+        if !self.pending.isEmpty { return true }
+        var byte: UInt8 = 0
+        return recv(self.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
+    }
+
     /// Whether the server closed the connection (reads EOF within the timeout).
     func isClosedByPeer() -> Bool {
         var byte: UInt8 = 0
