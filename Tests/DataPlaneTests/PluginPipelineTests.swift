@@ -21,10 +21,12 @@ import Glibc
         return out
     }
 
-    static func get(_ port: Int, _ path: String, headers: [(String, String)] = []) throws -> RawHTTPClient.Response {
+    static func get(_ port: Int, _ path: String, headers: [(String, String)] = []) async throws
+        -> RawHTTPClient.Response
+    {
         let client = try RawHTTPClient(port: port)
-        try client.request("GET", path, headers: headers)
-        return try client.read()
+        try await client.request("GET", path, headers: headers)
+        return try await client.read()
     }
 
     static func traces(_ response: RawHTTPClient.Response) -> [String] {
@@ -36,7 +38,7 @@ import Glibc
         every response head
         """)
     func orderScopeAndHeaderFilter() async throws {
-        let echo = try EchoUpstream.start()
+        let echo = try await EchoUpstream.start()
         let journal = Journal()
         var content = TestContent()
         content.service("s1", port: echo.port)
@@ -49,14 +51,14 @@ import Glibc
         content.plugin("gamma-global", "gamma", config: ["label": "gamma-global"])
         let proxy = try await ProxyHarness.start(content.content, registry: TestPlugins.registry(journal))
 
-        let t = try Self.get(proxy.port, "/t")
+        let t = try await Self.get(proxy.port, "/t")
         #expect(t.status == 200, "\(t)")
         #expect(try Self.echoed(t)["x-order"] == ["alpha-route,beta-service,gamma-global"])
         #expect(Self.traces(t) == ["alpha-route", "beta-service", "gamma-global"])
-        let other = try Self.get(proxy.port, "/other")
+        let other = try await Self.get(proxy.port, "/other")
         #expect(try Self.echoed(other)["x-order"] == ["alpha-global,gamma-global"])
         // header_filter changes the upstream's headers: X-Upstream-Error is removed.
-        let failed = try Self.get(proxy.port, "/t?mode=status&code=503")
+        let failed = try await Self.get(proxy.port, "/t?mode=status&code=503")
         #expect(failed.status == 503)
         #expect(failed.header("x-upstream-error") == nil)
         #expect(Self.traces(failed) == ["alpha-route", "beta-service", "gamma-global"])
@@ -70,7 +72,7 @@ import Glibc
 
     @Test("identity headers a client could forge are gone before access; plugins add the verified ones")
     func identityStrippedBeforeAccess() async throws {
-        let echo = try EchoUpstream.start()
+        let echo = try await EchoUpstream.start()
         var content = TestContent()
         content.service("s1", port: echo.port)
         content.route("t", path: "/t", service: "s1")
@@ -79,7 +81,7 @@ import Glibc
 
         let forged = [("X-Consumer-ID", "forged"), ("X-Consumer-Username", "forged"), ("X-Client-Cert-DN", "CN=forged"),
                       ("X-Client-Cert-SAN", "forged"), ("X-Anonymous-Consumer", "true")]
-        let response = try Self.get(proxy.port, "/t", headers: forged + [("X-Test-User", "alice")])
+        let response = try await Self.get(proxy.port, "/t", headers: forged + [("X-Test-User", "alice")])
         let seen = try Self.echoed(response)
         #expect(seen["x-forged-seen"] == nil, "a forged identity header reached access: \(seen)")
         #expect(seen["x-consumer-id"] == [TestContent.id("consumer", "alice")])
@@ -91,7 +93,7 @@ import Glibc
 
     @Test("consumer-scoped instances resolve with the consumer known when their plugin's turn comes")
     func consumerScoping() async throws {
-        let echo = try EchoUpstream.start()
+        let echo = try await EchoUpstream.start()
         var content = TestContent()
         content.service("s1", port: echo.port)
         content.route("r1", path: "/r1", service: "s1")
@@ -105,20 +107,20 @@ import Glibc
         content.plugin("early-alice", "early", consumer: "alice", config: ["label": "early-alice"])
         let proxy = try await ProxyHarness.start(content.content, registry: TestPlugins.registry(Journal()))
 
-        func order(_ path: String, _ user: String?) throws -> [String]? {
-            let response = try Self.get(proxy.port, path, headers: user.map { [("X-Test-User", $0)] } ?? [])
+        func order(_ path: String, _ user: String?) async throws -> [String]? {
+            let response = try await Self.get(proxy.port, path, headers: user.map { [("X-Test-User", $0)] } ?? [])
             return try Self.echoed(response)["x-order"]
         }
-        #expect(try order("/r1", nil) == ["early-global,global"])
-        #expect(try order("/r1", "alice") == ["early-global,alice"])
-        #expect(try order("/r1", "bob") == ["early-global,bob-r1"])
-        #expect(try order("/r2", "bob") == ["early-global,global"])
+        #expect(try await order("/r1", nil) == ["early-global,global"])
+        #expect(try await order("/r1", "alice") == ["early-global,alice"])
+        #expect(try await order("/r1", "bob") == ["early-global,bob-r1"])
+        #expect(try await order("/r2", "bob") == ["early-global,global"])
         await proxy.stop()
     }
 
     @Test("an early answer: status, body and headers sent, the body not forwarded, the connection kept")
     func earlyResponse() async throws {
-        let echo = try EchoUpstream.start()
+        let echo = try await EchoUpstream.start()
         let journal = Journal()
         var content = TestContent()
         content.service("s1", port: echo.port)
@@ -128,10 +130,10 @@ import Glibc
         content.plugin("beta", "beta", config: ["label": "beta"])
         let proxy = try await ProxyHarness.start(content.content, registry: TestPlugins.registry(journal))
 
-        let before = try echo.requests()
+        let before = try await echo.requests()
         let client = try RawHTTPClient(port: proxy.port)
-        try client.request("POST", "/t", headers: [("X-Exit", "1")], body: Array(repeating: 65, count: 100_000))
-        let exited = try client.read()
+        try await client.request("POST", "/t", headers: [("X-Exit", "1")], body: Array(repeating: 65, count: 100_000))
+        let exited = try await client.read()
         #expect(exited.status == 418, "\(exited)")
         #expect(exited.text == #"{"message":"short and stout"}"#)
         #expect(exited.header("x-exit") == "yes")
@@ -139,28 +141,28 @@ import Glibc
         // header_filter runs for the plugins after the exit too (Kong resolves them; only their access is skipped).
         #expect(Self.traces(exited) == ["alpha", "beta"])
         // Same connection, next request: the drained body did not confuse it.
-        try client.request("GET", "/t")
-        let next = try client.read()
+        try await client.request("GET", "/t")
+        let next = try await client.read()
         #expect(next.status == 200, "\(next)")
         #expect(try Self.echoed(next)["x-order"] == ["alpha,beta"])
-        #expect(try echo.requests() == before + 1)
+        #expect(try await echo.requests() == before + 1)
         #expect(try await journal.logs("alpha", count: 2).map(\.outcome) == [.exited(plugin: "exit"), .proxied])
         #expect(try await journal.logs("beta", count: 2).map(\.status) == [418, 200])
 
         // A client waiting for 100 Continue gets the answer instead, and the connection closes after it.
         let waiting = try RawHTTPClient(port: proxy.port)
-        try waiting.send("POST /t HTTP/1.1\r\nHost: x\r\nX-Exit: 1\r\nExpect: 100-continue\r\n"
+        try await waiting.send("POST /t HTTP/1.1\r\nHost: x\r\nX-Exit: 1\r\nExpect: 100-continue\r\n"
             + "Content-Length: 10\r\n\r\n")
-        let refused = try waiting.read()
+        let refused = try await waiting.read()
         #expect(refused.status == 418)
         #expect(refused.header("connection") == "close")
-        #expect(waiting.isClosedByPeer())
+        #expect(try await waiting.isClosedByPeer())
         await proxy.stop()
     }
 
     @Test("log runs exactly once per request: proxied, early exits, upstream failures (502)")
     func logOnce() async throws {
-        let echo = try EchoUpstream.start()
+        let echo = try await EchoUpstream.start()
         let journal = Journal()
         var content = TestContent()
         content.service("s1", port: echo.port)
@@ -173,12 +175,12 @@ import Glibc
 
         let client = try RawHTTPClient(port: proxy.port)
         for path in ["/t", "/dead", "/t", "/dead"] {
-            try client.request("GET", path)
-            _ = try client.read()
+            try await client.request("GET", path)
+            _ = try await client.read()
         }
-        try client.request("GET", "/t", headers: [("X-Exit", "1")])
-        #expect(try client.read().status == 403)
-        let bad = try Self.get(proxy.port, "/dead")
+        try await client.request("GET", "/t", headers: [("X-Exit", "1")])
+        #expect(try await client.read().status == 403)
+        let bad = try await Self.get(proxy.port, "/dead")
         #expect(bad.status == 502)
         #expect(Self.traces(bad) == ["alpha"])
         let logs = try await journal.logs("alpha", count: 6)
@@ -193,7 +195,7 @@ import Glibc
 
     @Test("a suspended access waits without blocking the loop, keeps the body, then proceeds, answers or fails")
     func suspension() async throws {
-        let echo = try EchoUpstream.start()
+        let echo = try await EchoUpstream.start()
         var content = TestContent()
         content.service("s1", port: echo.port)
         content.route("slow", path: "/slow", service: "s1")
@@ -208,13 +210,13 @@ import Glibc
         let clock = ContinuousClock()
         let start = clock.now
         let slow = try RawHTTPClient(port: proxy.port)
-        try slow.request("POST", "/slow", body: Array(repeating: 66, count: 50_000))
+        try await slow.request("POST", "/slow", body: Array(repeating: 66, count: 50_000))
         // The one event loop still serves another connection meanwhile, and the suspended request is still waiting.
-        let fast = try Self.get(proxy.port, "/fast")
+        let fast = try await Self.get(proxy.port, "/fast")
         #expect(fast.status == 200)
         #expect(clock.now - start < .milliseconds(1000), "the loop was blocked by a suspended plugin")
         #expect(!slow.hasData(), "the suspended request was answered before its plugin resumed")
-        let done = try slow.read()
+        let done = try await slow.read()
         #expect(done.status == 200, "\(done)")
         #expect(clock.now - start >= .milliseconds(1000))
         #expect(try Self.echoed(done)["x-slow"] == ["done"])
@@ -222,14 +224,14 @@ import Glibc
         #expect(json["body_length"]?.intValue == 50_000, "\(done.text.prefix(300))")
 
         let denied = try RawHTTPClient(port: proxy.port)
-        try denied.request("POST", "/deny", body: Array(repeating: 67, count: 10_000))
-        let answer = try denied.read()
+        try await denied.request("POST", "/deny", body: Array(repeating: 67, count: 10_000))
+        let answer = try await denied.read()
         #expect(answer.status == 401)
         #expect(answer.text == #"{"message":"slow no"}"#)
-        try denied.request("GET", "/fast")
-        #expect(try denied.read().status == 200)
+        try await denied.request("GET", "/fast")
+        #expect(try await denied.read().status == 200)
 
-        let failed = try Self.get(proxy.port, "/fail")
+        let failed = try await Self.get(proxy.port, "/fail")
         #expect(failed.status == 500)
         #expect(failed.text == #"{"message":"An unexpected error occurred"}"#)
         await proxy.stop()
@@ -237,7 +239,7 @@ import Glibc
 
     @Test("a route covered by a plugin without a runtime in this build is refused (500), never forwarded")
     func unknownRuntimeRefused() async throws {
-        let echo = try EchoUpstream.start()
+        let echo = try await EchoUpstream.start()
         var content = TestContent()
         content.service("s1", port: echo.port)
         content.route("mtls", path: "/mtls", service: "s1")
@@ -245,18 +247,18 @@ import Glibc
         content.plugin("hca", "header-cert-auth", route: "mtls", config: ["certificate_header_name": "x-cert"])
         let proxy = try await ProxyHarness.start(content.content, registry: TestPlugins.registry(Journal()))
 
-        let before = try echo.requests()
-        let refused = try Self.get(proxy.port, "/mtls")
+        let before = try await echo.requests()
+        let refused = try await Self.get(proxy.port, "/mtls")
         #expect(refused.status == 500)
         #expect(refused.text == #"{"message":"An unexpected error occurred"}"#)
-        #expect(try echo.requests() == before)
-        #expect(try Self.get(proxy.port, "/open").status == 200)
+        #expect(try await echo.requests() == before)
+        #expect(try await Self.get(proxy.port, "/open").status == 200)
         await proxy.stop()
     }
 
     @Test("request-termination: fixed answers, defaults, trigger, raw body, echo")
     func requestTermination() async throws {
-        let echo = try EchoUpstream.start()
+        let echo = try await EchoUpstream.start()
         var content = TestContent()
         content.service("s1", port: echo.port)
         for name in ["msg", "default", "trigger", "raw", "echo"] {
@@ -271,19 +273,19 @@ import Glibc
         content.plugin("echo", "request-termination", route: "echo", config: ["status_code": 404, "echo": true])
         let proxy = try await ProxyHarness.start(content.content, registry: .builtIn)
 
-        let msg = try Self.get(proxy.port, "/msg")
+        let msg = try await Self.get(proxy.port, "/msg")
         #expect(msg.status == 403)
         #expect(msg.text == #"{"message":"go away"}"#)
-        #expect(try Self.get(proxy.port, "/default").text == #"{"message":"Service unavailable"}"#)
-        #expect(try Self.get(proxy.port, "/trigger").status == 200)
-        #expect(try Self.get(proxy.port, "/trigger", headers: [("X-Block", "1")]).status == 401)
-        let byQuery = try Self.get(proxy.port, "/trigger?a=1&x-block")
+        #expect(try await Self.get(proxy.port, "/default").text == #"{"message":"Service unavailable"}"#)
+        #expect(try await Self.get(proxy.port, "/trigger").status == 200)
+        #expect(try await Self.get(proxy.port, "/trigger", headers: [("X-Block", "1")]).status == 401)
+        let byQuery = try await Self.get(proxy.port, "/trigger?a=1&x-block")
         #expect(byQuery.status == 401)
         #expect(byQuery.text == #"{"message":"Unauthorized"}"#)
-        let raw = try Self.get(proxy.port, "/raw")
+        let raw = try await Self.get(proxy.port, "/raw")
         #expect(raw.text == "<b>bye</b>")
         #expect(raw.header("content-type") == "text/html")
-        let echoed = try Self.get(proxy.port, "/echo?q=1", headers: [("X-Hello", "there")])
+        let echoed = try await Self.get(proxy.port, "/echo?q=1", headers: [("X-Hello", "there")])
         #expect(echoed.status == 404)
         let json = try JSONParser.parse(echoed.text)
         #expect(json["message"] == "Not found")

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -15,7 +16,11 @@ final class EchoUpstream: @unchecked Sendable {
         self.port = port
     }
 
-    static func start() throws -> EchoUpstream {
+    static func start() async throws -> EchoUpstream {
+        try await NIOThreadPool.singleton.runIfActive { try self.startNow() }
+    }
+
+    private static func startNow() throws -> EchoUpstream {
         var root = URL(fileURLWithPath: #filePath)
         while root.path != "/" {
             root.deleteLastPathComponent()
@@ -45,10 +50,10 @@ final class EchoUpstream: @unchecked Sendable {
     }
 
     /// `{"connections": C, "requests": R}` asked directly.
-    func requests() throws -> Int {
+    func requests() async throws -> Int {
         let client = try RawHTTPClient(port: self.port)
-        try client.request("GET", "/__stats", close: true)
-        let text = try client.read().text
+        try await client.request("GET", "/__stats", close: true)
+        let text = try await client.read().text
         guard let range = text.range(of: "\"requests\": "),
               let n = Int(text[range.upperBound...].prefix { $0.isNumber })
         else { throw RawHTTPClient.Failure(description: "bad stats: \(text)") }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,8 +7,9 @@ import Darwin
 #endif
 
 /// A blocking HTTP/1.1 client over one TCP connection to 127.0.0.1, for tests that must control the connection
-/// (reuse after an early answer, a request left waiting while another connection is served).
-final class RawHTTPClient {
+/// (reuse after an early answer, a request left waiting while another connection is served). The blocking calls run
+/// on NIO's thread pool, never on the tests' cooperative threads. Used by one task at a time.
+final class RawHTTPClient: @unchecked Sendable {
     struct Response: CustomStringConvertible {
         var status: Int
         var headers: [(name: String, value: String)]
@@ -49,7 +51,11 @@ final class RawHTTPClient {
 
     deinit { close(self.fd) }
 
-    func send(_ text: String, body: [UInt8] = []) throws {
+    func send(_ text: String, body: [UInt8] = []) async throws {
+        try await NIOThreadPool.singleton.runIfActive { try self.sendNow(text, body: body) }
+    }
+
+    private func sendNow(_ text: String, body: [UInt8]) throws {
         let bytes = Array(text.utf8) + body
         var offset = 0
         while offset < bytes.count {
@@ -61,17 +67,21 @@ final class RawHTTPClient {
 
     /// A request with `Host`, and `Content-Length` when there is a body.
     func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = [],
-                 close: Bool = false) throws
+                 close: Bool = false) async throws
     {
         var text = "\(method) \(path) HTTP/1.1\r\nHost: test.local\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         if !body.isEmpty || method == "POST" { text += "Content-Length: \(body.count)\r\n" }
         if close { text += "Connection: close\r\n" }
-        try self.send(text + "\r\n", body: body)
+        try await self.send(text + "\r\n", body: body)
     }
 
     /// Reads one response (Content-Length framed, or until the connection closes); skips `100 Continue`.
-    func read() throws -> Response {
+    func read() async throws -> Response {
+        try await NIOThreadPool.singleton.runIfActive { try self.readNow() }
+    }
+
+    private func readNow() throws -> Response {
         while true {
             let head = try self.readHead()
             let lines = head.components(separatedBy: "\r\n")
@@ -102,9 +112,11 @@ final class RawHTTPClient {
     }
 
     /// Whether the server closed the connection (reads EOF within the timeout).
-    func isClosedByPeer() -> Bool {
-        var byte: UInt8 = 0
-        return recv(self.fd, &byte, 1, 0) == 0
+    func isClosedByPeer() async throws -> Bool {
+        try await NIOThreadPool.singleton.runIfActive {
+            var byte: UInt8 = 0
+            return recv(self.fd, &byte, 1, 0) == 0
+        }
     }
 
     private func fill() throws -> Bool {
