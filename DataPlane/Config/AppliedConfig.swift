@@ -17,6 +17,8 @@ package final class AppliedConfig: Sendable {
     package let router: Router
     /// The services, as the proxy forwards to them.
     let services: ServiceTable
+    /// Every route's plugin chain (``PluginChains``).
+    package let plugins: PluginChains
 
     package enum Source: String, Sendable {
         case controlPlane = "control_plane"
@@ -24,10 +26,11 @@ package final class AppliedConfig: Sendable {
     }
 
     init(version: Int64, hash: String, decoded: DecodedSnapshot, router: Router, services: ServiceTable? = nil,
-         appliedAt: Double, source: Source)
+         plugins: PluginChains, appliedAt: Double, source: Source)
     {
         self.router = router
         self.services = services ?? ServiceTable(content: decoded.content)
+        self.plugins = plugins
         self.version = version
         self.hash = hash
         self.content = decoded.content
@@ -41,7 +44,16 @@ extension AppliedConfig {
     /// The same configuration, recorded as coming from `source`.
     convenience init(from other: AppliedConfig, source: Source) {
         self.init(version: other.version, hash: other.hash, decoded: other.decoded, router: other.router,
-                  services: other.services, appliedAt: other.appliedAt, source: source)
+                  services: other.services, plugins: other.plugins, appliedAt: other.appliedAt, source: source)
+    }
+
+    /// A configuration compiled from decoded content as is, without the snapshot checks (tests, benchmarks).
+    package convenience init(version: Int64, decoded: DecodedSnapshot, plugins registry: PluginRegistry = .builtIn,
+                             source: Source = .controlPlane) throws
+    {
+        self.init(version: version, hash: decoded.hash, decoded: decoded, router: try Router(content: decoded.content),
+                  plugins: PluginChains(content: decoded.content, registry: registry),
+                  appliedAt: Date().timeIntervalSince1970, source: source)
     }
 }
 
@@ -59,11 +71,13 @@ package struct ApplyError: Error, Sendable, CustomStringConvertible {
 /// Turns a snapshot's compressed payload into an ``AppliedConfig``: bounded inflate, SHA-256 check, decode,
 /// whole-configuration validation. Runs off the event loops (it is called from a task, never a channel handler).
 package enum SnapshotDecoder {
-    /// - Parameter previous: the configuration served now; its unchanged entities are reused, not re-parsed or
-    ///   re-validated.
+    /// - Parameters:
+    ///   - previous: the configuration served now; its unchanged entities are reused, not re-parsed or
+    ///     re-validated.
+    ///   - registry: the plugin runtimes the chains are compiled with.
     package static func decode(
         version: Int64, hash: String, size: Int, compressed: [UInt8], maxSize: Int, source: AppliedConfig.Source,
-        previous: AppliedConfig? = nil
+        previous: AppliedConfig? = nil, plugins registry: PluginRegistry = .builtIn
     ) throws(ApplyError) -> AppliedConfig {
         guard size <= maxSize else {
             throw ApplyError("snapshot \(version) is \(size) bytes decoded, more than the \(maxSize) bytes this data plane accepts (--max-config-size)")
@@ -96,6 +110,7 @@ package enum SnapshotDecoder {
             throw ApplyError("snapshot \(version) cannot be compiled: \(error.description)")
         }
         return AppliedConfig(version: version, hash: hash, decoded: decoded, router: router,
+                             plugins: PluginChains(content: decoded.content, registry: registry),
                              appliedAt: Date().timeIntervalSince1970, source: source)
     }
 
@@ -142,10 +157,14 @@ package enum SnapshotDecoder {
             throw ApplyError("snapshot \(version) cannot be compiled: \(error.description)")
         }
         // Services and plugins untouched: the proxy's service table carries over.
-        let sameServices = delta.upserts["services"] == nil && delta.deletes["services"] == nil
-            && delta.upserts["plugins"] == nil && delta.deletes["plugins"] == nil
+        let samePlugins = delta.upserts["plugins"] == nil && delta.deletes["plugins"] == nil
+        let sameServices = delta.upserts["services"] == nil && delta.deletes["services"] == nil && samePlugins
+        // Plugin chains carry over unless a plugin changed or a route with its own chain moved (its service).
+        let chains = samePlugins
+            && previous.plugins.survives(upsertedRoutes: (delta.upserts["routes"] ?? []).map(\.rowID))
+            ? previous.plugins : PluginChains(content: decoded.content, registry: previous.plugins.registry)
         return AppliedConfig(version: version, hash: hash, decoded: decoded, router: router,
-                             services: sameServices ? previous.services : nil,
+                             services: sameServices ? previous.services : nil, plugins: chains,
                              appliedAt: Date().timeIntervalSince1970, source: .controlPlane)
     }
 }

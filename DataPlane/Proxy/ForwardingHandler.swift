@@ -19,8 +19,13 @@ import NIOPosix
 /// the response head was sent get Kong's answers: 502 (refused, reset, invalid response), 504 (connect, write or
 /// read timeout); after it, both connections are closed (the status is already out).
 ///
-/// Answered locally: 503 without configuration, Kong's 404 without a route, 500 for a route a plugin covers (this
-/// build runs no plugin and must not bypass one, e.g. an authentication plugin), 502 for an `https` service.
+/// Answered locally: 503 without configuration, Kong's 404 without a route, 500 for a route a plugin covers that
+/// this build cannot run (an authentication plugin must never be bypassed), 502 for an `https` service.
+///
+/// Plugins (``PluginRun``): after routing, the route's chain runs `access` on the request head as it will go
+/// upstream (identity headers already stripped); an early answer is sent like the proxy's own answers (the body
+/// is not forwarded, it is drained), a suspended `access` holds the client's reads until its future completes.
+/// `header_filter` runs on every response head of the request (upstream's or local), `log` once when it ends.
 final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamDelegate {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -31,6 +36,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         /// Answered by the proxy itself once the request has been read (its body is discarded).
         case local(HTTPResponseStatus, [UInt8], keepAlive: Bool, version: HTTPVersion, head: Bool)
         case forwarding(Exchange)
+        /// A plugin's `access` phase is suspended on a future: request parts wait, client reads are held.
+        case access(PendingAccess)
         /// The response is complete before the request: the rest of its body is read and dropped.
         case draining
     }
@@ -40,6 +47,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private let logger: Logger
     private var context: ChannelHandlerContext?
     private var phase = Phase.idle
+    /// The plugin phases of the request in flight, when its route has plugins; taken (set to nil) when `log` runs.
+    private var plugins: PluginRun?
     private var readPending = false
     private var peer: IPAddress?
     private var peerText = ""
@@ -85,6 +94,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     /// Client reads wait while a request body has nowhere to go yet.
     private var holdReads: Bool {
+        if case .access = self.phase { return true }
         guard case .forwarding(let ex) = self.phase, !ex.requestEnded else { return false }
         guard let connection = ex.connection else { return true }
         return !connection.isWritable
@@ -101,11 +111,17 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         case .head(let head):
             self.begin(head, context: context)
         case .body(let buffer):
-            guard case .forwarding(let ex) = self.phase else { return }
-            if let connection = ex.connection {
-                self.send(.body(.byteBuffer(buffer)), ex, on: connection)
-            } else {
-                ex.buffered.append(.body(.byteBuffer(buffer)))
+            switch self.phase {
+            case .forwarding(let ex):
+                if let connection = ex.connection {
+                    self.send(.body(.byteBuffer(buffer)), ex, on: connection)
+                } else {
+                    ex.buffered.append(.body(.byteBuffer(buffer)))
+                }
+            case .access(let pending):
+                pending.buffered.append(.body(.byteBuffer(buffer)))
+            case .idle, .local, .draining:
+                break
             }
         case .end(let trailers):
             switch self.phase {
@@ -121,6 +137,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 } else {
                     ex.buffered.append(.end(trailers))
                 }
+            case .access(let pending):
+                pending.requestEnded = true
+                pending.buffered.append(.end(trailers))
             case .draining:
                 self.phase = .idle
             case .idle:
@@ -147,13 +166,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let keepAlive = head.isKeepAlive
         let isHead = head.method == .HEAD
         func local(_ status: HTTPResponseStatus, _ body: [UInt8]) {
-            if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
-                // The client holds its body back until told to send it: answer now and do not wait for it.
-                self.phase = .draining
-                self.respond(status, body, keepAlive: false, version: head.version, head: isHead)
-                return
-            }
-            self.phase = .local(status, body, keepAlive: keepAlive, version: head.version, head: isHead)
+            let expect = head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
+            self.answer(status, body, keepAlive: keepAlive, version: head.version, head: isHead, expectContinue: expect)
         }
         guard let config = self.state.config else { return local(.serviceUnavailable, ProxyAnswers.noConfiguration) }
         let uri = head.uri
@@ -172,8 +186,11 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
         // Kong leaves a disabled service's routes out of the router: to the client they do not exist.
         guard service.enabled else { return local(.notFound, ProxyAnswers.noRoute) }
-        guard !table.needsPlugins(route: match.route.id, service: service.id) else {
-            self.logger.debug("route needs plugins this build does not run", metadata: ["gw.route.id": "\(match.route.id)"])
+        let chain = config.plugins.chain(route: match.route.id, service: service.id)
+        guard chain.refused.isEmpty else {
+            // Logged once per snapshot by the loop context; here only at debug.
+            self.logger.debug("route needs plugins this build cannot run",
+                              metadata: ["gw.route.id": "\(match.route.id)"])
             return local(.internalServerError, ProxyAnswers.unexpected)
         }
         guard service.scheme == "http" else {
@@ -192,11 +209,76 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             head, uri: upstreamURI, path: path, hostHeader: service.hostHeader,
             preserveHost: match.route.preserveHost, client: client)
         let idempotent = head.method != .POST && head.method != .PATCH && head.method != .LOCK
-        let ex = Exchange(service: service, keepAlive: keepAlive, version: head.version, expectContinue: expectContinue,
-                          idempotent: idempotent, isHead: isHead)
+        let facts = PendingAccess.Facts(service: service, keepAlive: keepAlive, version: head.version,
+                                        expectContinue: expectContinue, idempotent: idempotent, isHead: isHead)
+        guard !chain.isEmpty else {
+            return self.forward(upstreamHead, facts, buffered: [], requestEnded: false)
+        }
+        let pluginContext = PluginContext(
+            eventLoop: context.eventLoop, route: match.route, service: service, peerAddress: self.peerText,
+            peer: self.peer, trustedSource: client.trusted, method: head.method, path: path,
+            query: queryStart.map { uri[$0...] }, request: upstreamHead)
+        let run = PluginRun(chain: chain, context: pluginContext)
+        self.plugins = run
+        self.continueAccess(run.access(), run, facts, pending: nil)
+    }
+
+    /// Acts on what the `access` phase decided: forward, answer, or wait for a suspended plugin.
+    private func continueAccess(_ step: PluginRun.Step, _ run: PluginRun, _ facts: PendingAccess.Facts,
+                                pending: PendingAccess?)
+    {
+        switch step {
+        case .proceed:
+            self.forward(run.context.request, facts, buffered: pending?.buffered ?? [],
+                         requestEnded: pending?.requestEnded ?? false)
+        case .respond(let response):
+            self.phase = .idle
+            if pending?.requestEnded == true {
+                self.respond(response.status, response.body, keepAlive: facts.keepAlive, version: facts.version,
+                             head: facts.isHead)
+            } else {
+                // The client may still hold its body back for `100 Continue`: it gets the answer instead.
+                self.answer(response.status, response.body, keepAlive: facts.keepAlive, version: facts.version,
+                            head: facts.isHead, expectContinue: facts.expectContinue)
+            }
+            self.resumeClientReads()
+        case .suspended(let future):
+            guard let context = self.context else { return }
+            let waiting = pending ?? PendingAccess(facts)
+            self.phase = .access(waiting)
+            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                // The client may have gone (or the request ended some other way) meanwhile.
+                guard case .access(let current) = self.phase, current === waiting, self.plugins === run else { return }
+                self.continueAccess(run.resume(result), run, facts, pending: waiting)
+            }
+        }
+    }
+
+    /// Answers the request with the proxy's (or a plugin's) own response once its body has been read, or at once
+    /// when the client waits for `100 Continue` (it is then not read and the connection closes after the answer).
+    private func answer(_ status: HTTPResponseStatus, _ body: [UInt8], keepAlive: Bool, version: HTTPVersion,
+                        head: Bool, expectContinue: Bool)
+    {
+        if expectContinue {
+            // The client holds its body back until told to send it: answer now and do not wait for it.
+            self.phase = .draining
+            self.respond(status, body, keepAlive: false, version: version, head: head)
+            return
+        }
+        self.phase = .local(status, body, keepAlive: keepAlive, version: version, head: head)
+    }
+
+    /// Sends the request upstream: `buffered` holds the parts read while plugins ran.
+    private func forward(_ upstreamHead: HTTPRequestHead, _ facts: PendingAccess.Facts,
+                         buffered: [HTTPClientRequestPart], requestEnded: Bool)
+    {
+        let ex = Exchange(service: facts.service, keepAlive: facts.keepAlive, version: facts.version,
+                          expectContinue: facts.expectContinue, idempotent: facts.idempotent, isHead: facts.isHead)
         ex.buffered.append(.head(upstreamHead))
+        ex.buffered.append(contentsOf: buffered)
+        ex.requestEnded = requestEnded
         self.phase = .forwarding(ex)
-        if let connection = self.loop.pool.lease(service.poolKey) {
+        if let connection = self.loop.pool.lease(facts.service.poolKey) {
             self.attach(connection, to: ex, reused: true)
         } else {
             self.connect(ex)
@@ -300,7 +382,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 // An HTTP/1.0 client cannot take chunks: the body is sent raw and its end is the connection's close.
                 ex.keepAlive = false
             }
-            let response = ForwardedHeaders.downstreamResponse(head, version: ex.version, keepAlive: ex.keepAlive)
+            var response = ForwardedHeaders.downstreamResponse(head, version: ex.version, keepAlive: ex.keepAlive)
+            self.plugins?.headerFilter(&response)
             context.write(Self.wrapOutboundOut(.head(response)), promise: nil)
         case .body(let buffer):
             context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
@@ -366,10 +449,12 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
         // The phase changes before the end is written: writing it releases the next pipelined request at once.
         self.phase = ex.requestEnded ? .idle : .draining
+        let run = self.takePlugins()
         let keepAlive = ex.keepAlive
         context.writeAndFlush(Self.wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
             if !keepAlive { context.close(promise: nil) }
         }
+        run?.log(.proxied)
         self.resumeClientReads()
     }
 
@@ -385,6 +470,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if ex.responseStarted {
             self.phase = .idle
             context.close(promise: nil)
+            self.takePlugins()?.log(.aborted)
             return
         }
         // A client still sending its body is drained, so the connection stays usable; one that waits for
@@ -405,19 +491,37 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             ex.connection = nil
         }
         self.phase = .idle
+        self.takePlugins()?.log(.aborted)
+    }
+
+    /// The request's plugin run, detached from the handler before its response ends (ending it may start the next
+    /// pipelined request at once), so its `log` runs exactly once.
+    private func takePlugins() -> PluginRun? {
+        defer { self.plugins = nil }
+        return self.plugins
     }
 
     private func respond(_ status: HTTPResponseStatus, _ body: [UInt8], keepAlive: Bool, version: HTTPVersion,
                          head: Bool)
     {
         guard let context = self.context else { return }
+        let run = self.takePlugins()
+        // A plugin's early answer brings its own headers (its Content-Type replaces the JSON one).
+        let extra = run?.exit?.headers ?? HTTPHeaders()
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        headers.add(name: "Content-Type", value: extra.first(name: "content-type") ?? "application/json; charset=utf-8")
         headers.add(name: "Content-Length", value: String(body.count))
         headers.add(name: "Server", value: "portcullis")
         if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))),
-                      promise: nil)
+        for (name, value) in extra {
+            switch name.lowercased() {
+            case "content-type", "content-length", "transfer-encoding", "connection": continue
+            default: headers.add(name: name, value: value)
+            }
+        }
+        var responseHead = HTTPResponseHead(version: version, status: status, headers: headers)
+        run?.headerFilter(&responseHead)
+        context.write(Self.wrapOutboundOut(.head(responseHead)), promise: nil)
         if !head {
             context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))),
                           promise: nil)
@@ -425,6 +529,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
             if !keepAlive { context.close(promise: nil) }
         }
+        run?.log(run?.exitPlugin.map { .exited(plugin: $0) } ?? .answered)
     }
 
     private static func isTimeout(_ error: any Error) -> Bool {

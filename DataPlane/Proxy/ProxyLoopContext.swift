@@ -2,7 +2,8 @@ import Logging
 import NIOCore
 
 /// State one event loop's connections share without locks: the upstream pool and the configuration last seen on
-/// this loop (to log, once per snapshot, what this build cannot serve). Confined to its event loop.
+/// this loop (to log, once per snapshot, what this build cannot serve: services, plugins). Confined to its event
+/// loop.
 final class ProxyLoopContext {
     let pool: UpstreamPool
     private var config: AppliedConfig?
@@ -24,10 +25,10 @@ final class ProxyLoopContext {
                 "gw.config.version": "\(config.version)",
             ])
         }
-        if table.globalPlugins || !table.pluginRoutes.isEmpty || !table.pluginServices.isEmpty {
-            logger.info("plugins are not run by this build: requests on routes they cover are answered 500", metadata: [
-                "gw.config.version": "\(config.version)", "routes": "\(table.pluginRoutes.sorted())",
-                "services": "\(table.pluginServices.sorted())", "global": "\(table.globalPlugins)",
+        for problem in config.plugins.problems {
+            logger.info("plugin cannot run in this build: requests it applies to are answered 500", metadata: [
+                "gw.config.version": "\(config.version)", "gw.plugin.id": "\(problem.pluginID)",
+                "gw.plugin.name": "\(problem.name)", "reason": "\(problem.reason)",
             ])
         }
         self.config = config

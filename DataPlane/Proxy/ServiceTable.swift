@@ -48,17 +48,11 @@ struct UpstreamService: Sendable {
 /// What the proxy derives from one ``AppliedConfig``: services by id and the trusted source ranges.
 ///
 /// Built once per snapshot, with it, off the event loops (``AppliedConfig/services``); a delta that touches no
-/// service or plugin keeps the previous one. Never per request.
+/// service or plugin keeps the previous one. Never per request. The plugin chains are ``PluginChains``.
 final class ServiceTable: Sendable {
     let services: [String: UpstreamService]
     /// `_trusted_ips`: peers whose X-Forwarded-* and X-Real-IP headers are passed through (Kong's `trusted_ips`).
     let trusted: [CIDR]
-    /// Routes and services with an enabled plugin, and whether a global one exists. This build runs no plugin, so
-    /// their requests are refused rather than forwarded unchecked: an authentication plugin must never be
-    /// bypassed by a proxy that does not know it.
-    let pluginRoutes: Set<String>
-    let pluginServices: Set<String>
-    let globalPlugins: Bool
 
     init(content: ConfigContent) {
         var services: [String: UpstreamService] = [:]
@@ -69,25 +63,6 @@ final class ServiceTable: Sendable {
         }
         self.services = services
         self.trusted = content.trustedIPs.compactMap(CIDR.parse)
-        var routes: Set<String> = []
-        var scoped: Set<String> = []
-        var global = false
-        for plugin in content["plugins"] where plugin["enabled"]?.boolValue ?? true {
-            let route = plugin["route"]?["id"]?.stringValue
-            let service = plugin["service"]?["id"]?.stringValue
-            if let route { routes.insert(route) }
-            if let service { scoped.insert(service) }
-            // A consumer-only plugin applies once a consumer is identified, which needs an auth plugin anyway.
-            if route == nil, service == nil, plugin["consumer"]?["id"]?.stringValue == nil { global = true }
-        }
-        self.pluginRoutes = routes
-        self.pluginServices = scoped
-        self.globalPlugins = global
-    }
-
-    /// Whether a request on `route` to `service` would need a plugin this build does not run.
-    func needsPlugins(route: String, service: String) -> Bool {
-        self.globalPlugins || self.pluginRoutes.contains(route) || self.pluginServices.contains(service)
     }
 
     func isTrusted(_ peer: IPAddress?) -> Bool {

@@ -108,7 +108,7 @@ import TestSupport
             let caID = try #require(try await admin.json(.post, "/ca_certificates", ["cert": .string(try Repo.exampleCA())])["id"]?.stringValue)
             let unknown = try await admin.json(.post, "/plugins", ["name": "rate-limiting", "config": [:]])
             #expect(unknown.status == 400)
-            #expect(unknown["fields"]?["name"] == "plugin 'rate-limiting' not enabled; available plugins: header-cert-auth")
+            #expect(unknown["fields"]?["name"] == "plugin 'rate-limiting' not enabled; available plugins: header-cert-auth, request-termination")
 
             let trio = try await admin.json(.post, "/plugins", ["name": "header-cert-auth"])
             #expect(trio.status == 400)

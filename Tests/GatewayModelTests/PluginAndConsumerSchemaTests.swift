@@ -52,7 +52,7 @@ struct PluginSchemaTests {
     static let context = Fixture.context(existing: [("ca_certificates", Fixture.caID)])
 
     @Test func registry() {
-        #expect(PluginSchema.available.keys.sorted() == ["header-cert-auth"])
+        #expect(PluginSchema.available.keys.sorted() == ["header-cert-auth", "request-termination"])
         let schema = PluginSchema.headerCertAuth
         #expect(schema.priority == 1009)
         #expect(schema.noConsumer)
@@ -71,8 +71,8 @@ struct PluginSchemaTests {
     @Test func unknownPluginName() throws {
         // Only the name is reported: the rest of the body cannot be judged without the plugin's schema.
         let e = try Fixture.invalid(.plugins, ["name": "rate-limiting", "config": ["minute": 5]])
-        #expect(e.message == "schema violation (name: plugin 'rate-limiting' not enabled; available plugins: header-cert-auth)")
-        #expect(e.fieldsJSON == ["name": "plugin 'rate-limiting' not enabled; available plugins: header-cert-auth"])
+        #expect(e.message == "schema violation (name: plugin 'rate-limiting' not enabled; available plugins: header-cert-auth, request-termination)")
+        #expect(e.fieldsJSON == ["name": "plugin 'rate-limiting' not enabled; available plugins: header-cert-auth, request-termination"])
         let withProtocols = try Fixture.invalid(.plugins, ["name": "rate-limiting", "config": [:],
                                                            "protocols": ["http"]])
         #expect(withProtocols.fieldsJSON == e.fieldsJSON)

@@ -14,6 +14,7 @@ package struct PluginSchema: Sendable {
 
     /// Every plugin this gateway can run, by name.
     package static let available: [String: PluginSchema] = [
-        PluginSchema.headerCertAuth.name: .headerCertAuth
+        PluginSchema.headerCertAuth.name: .headerCertAuth,
+        PluginSchema.requestTermination.name: .requestTermination,
     ]
 }

@@ -1,0 +1,42 @@
+package import GatewayModel
+
+/// Compiles one plugin entity's `config` (defaults already filled by the schema) into an immutable
+/// ``GatewayPlugin``, once per snapshot, off the event loops.
+package struct PluginFactory: Sendable {
+    /// The plugin's name, as in the snapshot's plugin entities and the schema.
+    package var name: String
+    /// Kong's static handler priority: higher runs earlier.
+    package var priority: Int
+    package var make: @Sendable (_ config: [String: JSON]) throws -> any GatewayPlugin
+
+    package init(name: String, priority: Int,
+                 make: @escaping @Sendable (_ config: [String: JSON]) throws -> any GatewayPlugin)
+    {
+        self.name = name
+        self.priority = priority
+        self.make = make
+    }
+}
+
+/// Why a plugin entity's config cannot be compiled (the schema accepted it, the run time cannot use it).
+package struct PluginConfigError: Error, Sendable, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
+}
+
+/// The plugins this build can run, by name. A plugin entity whose name is not here still covers its routes:
+/// their requests are refused (500), never forwarded unchecked.
+package struct PluginRegistry: Sendable {
+    package private(set) var factories: [String: PluginFactory]
+
+    package init(_ factories: [PluginFactory]) {
+        var byName: [String: PluginFactory] = [:]
+        for factory in factories { byName[factory.name] = factory }
+        self.factories = byName
+    }
+
+    package subscript(name: String) -> PluginFactory? { self.factories[name] }
+
+    /// The registry the data plane runs with.
+    package static let builtIn = PluginRegistry([RequestTerminationPlugin.factory])
+}
