@@ -95,6 +95,7 @@ let package = Package(
                            .product(name: "NIOTestUtils", package: "swift-nio")],
             swiftSettings: settings
         ),
+        .testTarget(name: "CertAuthTests", dependencies: ["CertAuth", "GatewayModel"], swiftSettings: settings),
         .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "GatewayModel"], swiftSettings: settings),
         .testTarget(name: "IntegrationTests", dependencies: ["GatewayModel", "TestSupport"], swiftSettings: settings),
     ]

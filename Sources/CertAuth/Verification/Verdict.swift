@@ -6,11 +6,11 @@ package enum Verdict: Sendable, Hashable {
     case rejected(VerificationFailure)
 
     /// The time (seconds since the epoch) from which this verdict may no longer hold: for a trusted chain the
-    /// first notAfter in it (plus one second), for a rejection its ``VerificationFailure/reconsiderAt``. nil = no
-    /// bound beyond the cache TTL.
+    /// first notAfter in it (OpenSSL treats a certificate as expired from its notAfter second on), for a rejection
+    /// its ``VerificationFailure/reconsiderAt``. nil = no bound beyond the cache TTL.
     package var validUntil: Int64? {
         switch self {
-        case .trusted(let v): v.chainNotAfter == Int64.max ? nil : v.chainNotAfter + 1
+        case .trusted(let v): v.chainNotAfter == Int64.max ? nil : v.chainNotAfter
         case .rejected(let f): f.reconsiderAt
         }
     }
