@@ -49,6 +49,8 @@ struct CertAuthPKI: Sendable {
     let otherLeaf: Cert
     /// RSA-1024 key, clientAuth.
     let weakRSA: Cert
+    /// A dNSName SAN with an embedded NUL (`evil\0.good`).
+    let nulSAN: Cert
 
     static let shared: Result<CertAuthPKI, Failure> = Result { () throws(Failure) -> CertAuthPKI in try mint() }
     static func load() throws -> CertAuthPKI { try self.shared.get() }
@@ -129,6 +131,13 @@ struct CertAuthPKI: Sendable {
         extendedKeyUsage = DER:30:00
         subjectKeyIdentifier = hash
         authorityKeyIdentifier = keyid:always
+        [nulsan_ext]
+        basicConstraints = critical,CA:FALSE
+        keyUsage = critical,digitalSignature
+        extendedKeyUsage = clientAuth
+        subjectKeyIdentifier = hash
+        authorityKeyIdentifier = keyid:always
+        subjectAltName = DER:30:0C:82:0A:65:76:69:6C:00:2E:67:6F:6F:64
         [noeku_ext]
         basicConstraints = critical,CA:FALSE
         keyUsage = critical,digitalSignature
@@ -222,7 +231,8 @@ struct CertAuthPKI: Sendable {
             emptyEKU: try client("emptyeku", "emptyeku_ext"),
             noEKU: try client("noeku", "noeku_ext"),
             otherLeaf: try client("otherleaf", "plain_ext", issuer: "other"),
-            weakRSA: try client("weak", "plain_ext", key: ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"])
+            weakRSA: try client("weak", "plain_ext", key: ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"]),
+            nulSAN: try client("nulsan", "nulsan_ext")
         )
     }
 

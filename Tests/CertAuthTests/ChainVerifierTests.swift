@@ -104,6 +104,8 @@ struct ChainVerifierTests {
         #expect(self.reason(self.verify(self.pki.noEKU)) == nil)
         #expect(self.reason(self.verify(self.pki.cnOnly)) == nil)
         #expect(self.reason(self.verify(self.pki.weakRSA)) == "weak_key")
+        // OpenSSL accepts a NUL inside a dNSName; Kong would read it as a C string ("evil"). We refuse it.
+        #expect(self.reason(self.verify(self.pki.nulSAN)) == "invalid_name")
         let lax = ChainVerifier(trustStore: self.rootStore, options: .init(securityLevel: 0))
         let weak = PresentedChain(leaf: self.pki.weakRSA.der, intermediates: [self.pki.intermediate.der])
         #expect(self.reason(lax.verify(weak, at: self.pki.now)) == nil)

@@ -113,6 +113,49 @@ struct VerdictCacheTests {
         }
     }
 
+    @Test func otherFormatsThroughTheAuthenticator() throws {
+        let verifier = ChainVerifier(trustStore: self.store)
+        let cache = VerdictCache(capacity: 16, ttl: 60)
+        let rfc = HeaderCertificateAuthenticator(decoder: HeaderDecoder(format: .rfc9440), verifier: verifier,
+                                                 cache: cache)
+        let leaf = ":\(Encode.base64(self.pki.leaf.der)):"
+        let chain = ":\(Encode.base64(self.pki.intermediate.der)):"
+        #expect(rfc.authenticate(header: leaf, now: self.pki.now).metricLabel == "verify_failed:unknown_ca")
+        #expect(rfc.authenticate(header: leaf, chain: chain, now: self.pki.now) == .verdict(
+            verifier.verify(PresentedChain(leaf: self.pki.leaf.der, intermediates: [self.pki.intermediate.der]),
+                            at: self.pki.now), cached: false))
+        guard case .verdict(.trusted, cached: true) = rfc.authenticate(header: leaf, chain: chain, now: self.pki.now)
+        else {
+            Issue.record("expected a cached trusted verdict")
+            return
+        }
+        let xfcc = HeaderCertificateAuthenticator(decoder: HeaderDecoder(format: .xfcc), verifier: verifier,
+                                                  cache: cache)
+        let header = "By=spiffe://example.org/gw;Chain=\"\(Encode.full(self.pki.leaf.pem + self.pki.intermediate.pem))\""
+        guard case .verdict(.trusted(let v), cached: false) = xfcc.authenticate(header: header, now: self.pki.now) else {
+            Issue.record("expected a trusted XFCC chain")
+            return
+        }
+        #expect(v.identity.spiffeID == "spiffe://example.org/ns/prod/sa/api")
+    }
+
+    @Test func aHitCostsFarLessThanAVerification() throws {
+        let verifier = ChainVerifier(trustStore: self.store)
+        let auth = HeaderCertificateAuthenticator(decoder: HeaderDecoder(format: .urlEncoded), verifier: verifier,
+                                                  cache: VerdictCache(capacity: 16, ttl: 60))
+        let header = Encode.alb(self.pki.leaf.pem + self.pki.intermediate.pem)
+        let clock = ContinuousClock()
+        let n = 200
+        let miss = clock.measure {
+            for i in 0..<n { auth.cache.removeAll(); _ = auth.authenticate(header: header, now: self.pki.now + Int64(i)) }
+        }
+        let hit = clock.measure {
+            for i in 0..<n { _ = auth.authenticate(header: header, now: self.pki.now + Int64(i)) }
+        }
+        print("CertAuth cache: miss \(miss / n) per request, hit \(hit / n) per request (debug build)")
+        #expect(hit * 5 < miss)
+    }
+
     @Test func concurrentUse() async throws {
         let verifier = ChainVerifier(trustStore: self.store)
         let auth = HeaderCertificateAuthenticator(decoder: HeaderDecoder(format: .urlEncoded), verifier: verifier,
