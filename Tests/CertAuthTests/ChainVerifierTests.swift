@@ -75,7 +75,8 @@ struct ChainVerifierTests {
         #expect(self.reason(self.verify(self.pki.leaf, at: self.pki.leaf.notBefore)) == nil)
         #expect(self.reason(self.verify(self.pki.leaf, at: self.pki.leaf.notBefore - 1)) == "not_yet_valid")
         #expect(self.reason(self.verify(self.pki.future, at: self.pki.now + 2 * d)) == nil)
-        #expect(self.reason(self.verify(self.pki.expired, at: self.pki.now - d - 3600)) == nil)  // CAs start at now−2d
+        // The CAs start at now−2d.
+        #expect(self.reason(self.verify(self.pki.expired, at: self.pki.now - d - 3600)) == nil)
     }
 
     @Test func untrustedAndTampered() {

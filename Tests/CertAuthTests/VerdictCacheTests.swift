@@ -131,8 +131,10 @@ struct VerdictCacheTests {
         }
         let xfcc = HeaderCertificateAuthenticator(decoder: HeaderDecoder(format: .xfcc), verifier: verifier,
                                                   cache: cache)
-        let header = "By=spiffe://example.org/gw;Chain=\"\(Encode.full(self.pki.leaf.pem + self.pki.intermediate.pem))\""
-        guard case .verdict(.trusted(let v), cached: false) = xfcc.authenticate(header: header, now: self.pki.now) else {
+        let pem = Encode.full(self.pki.leaf.pem + self.pki.intermediate.pem)
+        let header = "By=spiffe://example.org/gw;Chain=\"\(pem)\""
+        let outcome = xfcc.authenticate(header: header, now: self.pki.now)
+        guard case .verdict(.trusted(let v), cached: false) = outcome else {
             Issue.record("expected a trusted XFCC chain")
             return
         }
@@ -147,7 +149,10 @@ struct VerdictCacheTests {
         let clock = ContinuousClock()
         let n = 200
         let miss = clock.measure {
-            for i in 0..<n { auth.cache.removeAll(); _ = auth.authenticate(header: header, now: self.pki.now + Int64(i)) }
+            for i in 0..<n {
+                auth.cache.removeAll()
+                _ = auth.authenticate(header: header, now: self.pki.now + Int64(i))
+            }
         }
         let hit = clock.measure {
             for i in 0..<n { _ = auth.authenticate(header: header, now: self.pki.now + Int64(i)) }
@@ -167,7 +172,9 @@ struct VerdictCacheTests {
         let labels = await withTaskGroup(of: [String].self) { group in
             for t in 0..<4 {
                 group.addTask {
-                    (0..<200).map { i in auth.authenticate(header: headers[(i + t) % headers.count], now: now).metricLabel }
+                    (0..<200).map { i in
+                        auth.authenticate(header: headers[(i + t) % headers.count], now: now).metricLabel
+                    }
                 }
             }
             var all: [String] = []

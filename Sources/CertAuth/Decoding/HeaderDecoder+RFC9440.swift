@@ -126,7 +126,9 @@ struct StructuredFieldScanner {
     }
 
     private static func isLCAlpha(_ c: UInt8) -> Bool { c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z") }
-    private static func isAlpha(_ c: UInt8) -> Bool { isLCAlpha(c) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z")) }
+    private static func isAlpha(_ c: UInt8) -> Bool {
+        isLCAlpha(c) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+    }
     private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
     private static func isKeyChar(_ c: UInt8) -> Bool {
         isLCAlpha(c) || isDigit(c) || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
