@@ -16,4 +16,26 @@ static inline int pc_sk_X509_num(const STACK_OF(X509) *sk) { return sk_X509_num(
 static inline X509 *pc_sk_X509_value(const STACK_OF(X509) *sk, int i) { return sk_X509_value(sk, i); }
 static inline void pc_sk_X509_free(STACK_OF(X509) *sk) { sk_X509_free(sk); }
 static inline void pc_OPENSSL_free(void *p) { OPENSSL_free(p); }
+static inline void pc_sk_X509_pop_free(STACK_OF(X509) *sk) { sk_X509_pop_free(sk, X509_free); }
+
+/* Subject alternative names: the GENERAL_NAME union is read through these accessors. */
+static inline int pc_sk_GENERAL_NAME_num(const STACK_OF(GENERAL_NAME) *sk) { return sk_GENERAL_NAME_num(sk); }
+static inline GENERAL_NAME *pc_sk_GENERAL_NAME_value(const STACK_OF(GENERAL_NAME) *sk, int i) {
+    return sk_GENERAL_NAME_value(sk, i);
+}
+static inline int pc_GENERAL_NAME_type(const GENERAL_NAME *gn) { return gn->type; }
+/* The IA5String of a DNS, URI or email name, the OCTET STRING of an IP address; NULL for other types. */
+static inline const ASN1_STRING *pc_GENERAL_NAME_string(const GENERAL_NAME *gn) {
+    switch (gn->type) {
+    case GEN_DNS: return gn->d.dNSName;
+    case GEN_URI: return gn->d.uniformResourceIdentifier;
+    case GEN_EMAIL: return gn->d.rfc822Name;
+    case GEN_IPADD: return gn->d.iPAddress;
+    default: return NULL;
+    }
+}
+
+/* Extended key usage: a STACK_OF(ASN1_OBJECT). */
+static inline int pc_sk_ASN1_OBJECT_num(const STACK_OF(ASN1_OBJECT) *sk) { return sk_ASN1_OBJECT_num(sk); }
+static inline void pc_EXTENDED_KEY_USAGE_free(EXTENDED_KEY_USAGE *eku) { EXTENDED_KEY_USAGE_free(eku); }
 #endif

@@ -1,0 +1,44 @@
+/// The outcome of verifying one presented chain: trusted with an identity, or rejected with a reason.
+///
+/// Rejection is a value, not an error (swift-certificates' idiom): an untrusted client is an expected outcome.
+package enum Verdict: Sendable, Hashable {
+    case trusted(VerifiedCertificate)
+    case rejected(VerificationFailure)
+
+    /// The time (seconds since the epoch) from which this verdict may no longer hold: for a trusted chain the
+    /// first notAfter in it (OpenSSL treats a certificate as expired from its notAfter second on), for a rejection
+    /// its ``VerificationFailure/reconsiderAt``. nil = no bound beyond the cache TTL.
+    package var validUntil: Int64? {
+        switch self {
+        case .trusted(let v): v.chainNotAfter == Int64.max ? nil : v.chainNotAfter
+        case .rejected(let f): f.reconsiderAt
+        }
+    }
+}
+
+/// Whether revocation (OCSP/CRL) was checked for a verified chain.
+///
+/// Revocation is not implemented yet: every verdict says ``notChecked``. The seam is here so that a checker (a
+/// `revocation_check_mode` other than `SKIP`) can add `.good`/`.unknown` and turn `revoked` into a
+/// ``VerificationFailure/Reason/revoked`` rejection, and so callers can already tell `SKIP` from "checked".
+package enum RevocationStatus: Sendable, Hashable {
+    /// No OCSP or CRL check was made.
+    case notChecked
+}
+
+/// A chain that verified against a ``TrustStore``.
+package struct VerifiedCertificate: Sendable, Hashable {
+    /// The leaf's identity.
+    package var identity: CertificateIdentity
+    /// The configured CA the verified path ends at (a root, or an intermediate with `allow_partial_chain`): the
+    /// issuing CA for credential matching.
+    package var issuer: TrustStore.Anchor
+    /// Length of the verified path, leaf and anchor included.
+    package var chainLength: Int
+    /// The earliest notAfter in the verified path (seconds since the epoch).
+    package var chainNotAfter: Int64
+    /// The verification time used.
+    package var verifiedAt: Int64
+    /// Always ``RevocationStatus/notChecked`` for now.
+    package var revocation: RevocationStatus
+}
