@@ -142,13 +142,19 @@ struct ChainVerifierTests {
         let verifier = ChainVerifier(trustStore: self.rootStore)
         func rss() -> Int { ResidentMemory.kilobytes() }
         for _ in 0..<200 { _ = verifier.verify(chain, at: self.pki.now) }
-        let before = rss()
-        for _ in 0..<2000 {
-            _ = verifier.verify(chain, at: self.pki.now)
-            _ = verifier.verify(bad, at: self.pki.now)
+        // Other suites run in this process at the same time and move RSS too: a leak grows it in every batch,
+        // so the smallest growth of five batches is what is checked.
+        var growths: [Int] = []
+        for _ in 0..<5 {
+            let before = rss()
+            for _ in 0..<1000 {
+                _ = verifier.verify(chain, at: self.pki.now)
+                _ = verifier.verify(bad, at: self.pki.now)
+            }
+            growths.append(rss() - before)
         }
-        let grown = rss() - before
-        // ~4 KiB per leaked chain would be ~16 MB here.
-        #expect(grown < 4_000, "RSS grew by \(grown) KiB")
+        // ~4 KiB per leaked chain would be ~8 MB per batch.
+        let grown = growths.min() ?? 0
+        #expect(grown < 2_000, "RSS grew by \(growths) KiB per batch")
     }
 }

@@ -249,7 +249,8 @@ import Testing
                 // The fast data plane gets every version promptly although the slow one reads nothing.
                 var got: Int64 = -1
                 while got < newest.version {
-                    switch try await fast.next(timeout: .seconds(5)) {
+                    // Generous for a loaded CI machine: a fast data plane held back by the slow one would wait forever.
+                    switch try await fast.next(timeout: .seconds(30)) {
                     case .snapshot(let s)?: got = s.version
                     case .delta(let d)?: got = d.version
                     default: throw TestFailure("fast data plane starved")

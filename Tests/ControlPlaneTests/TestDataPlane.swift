@@ -9,6 +9,18 @@ struct TestDataPlane: Sendable {
     let channel: NIOAsyncChannel<ClusterMessage, ClusterMessage>
     let inbox: AsyncThrowingStream<ClusterMessage, any Error>
     private let pump: @Sendable () -> Void
+    private let closer: Closer
+
+    /// Finishes the writer and closes the channel when the last copy goes, so a test that throws before
+    /// ``close()`` fails with its own error rather than NIOAsyncWriter's deinit trap.
+    private final class Closer: Sendable {
+        let channel: NIOAsyncChannel<ClusterMessage, ClusterMessage>
+        init(_ channel: NIOAsyncChannel<ClusterMessage, ClusterMessage>) { self.channel = channel }
+        deinit {
+            self.channel.outbound.finish()
+            self.channel.channel.close(promise: nil)
+        }
+    }
 
     /// Starts reading, for a data plane connected with `paused: true` (until then nothing is read, so the
     /// socket buffers fill up like those of a stalled data plane).
@@ -41,7 +53,7 @@ struct TestDataPlane: Sendable {
             }
         }
         if !paused { pump() }
-        return TestDataPlane(channel: channel, inbox: stream, pump: pump)
+        return TestDataPlane(channel: channel, inbox: stream, pump: pump, closer: Closer(channel))
     }
 
     static func hello(id: String = UUID().uuidString, hash: String? = nil, version: Int64? = nil,
