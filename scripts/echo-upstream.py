@@ -16,9 +16,13 @@ reading its whole body (Content-Length or chunked) and replying according to the
                             closed without an answer (an upstream closing an idle keep-alive connection as it is reused)
 
 GET /__stats (sent directly, not through the proxy) answers {"connections": C, "requests": R}.
+
+With `--tls CERT KEY` (after the port) it serves HTTPS with that PEM certificate and key; the handshake runs in
+the connection's thread, so a client that fails it (a proxy refusing the certificate) stalls nobody else.
 """
 import hashlib
 import json
+import ssl
 import sys
 import threading
 import time
@@ -160,9 +164,23 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
+class TLSServer(Server):
+    context = None
+
+    def get_request(self):
+        sock, address = self.socket.accept()
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    server = Server(("127.0.0.1", port), Handler)
+    if len(sys.argv) > 4 and sys.argv[2] == "--tls":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
+        TLSServer.context = context
+        server = TLSServer(("127.0.0.1", port), Handler)
+    else:
+        server = Server(("127.0.0.1", port), Handler)
     print("upstream listening on 127.0.0.1:%d" % server.server_address[1], flush=True)
     server.serve_forever()
 

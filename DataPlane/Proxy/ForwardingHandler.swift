@@ -20,7 +20,8 @@ import NIOPosix
 /// read timeout); after it, both connections are closed (the status is already out).
 ///
 /// Answered locally: 503 without configuration, Kong's 404 without a route, 500 for a route a plugin covers (this
-/// build runs no plugin and must not bypass one, e.g. an authentication plugin), 502 for an `https` service.
+/// build runs no plugin and must not bypass one, e.g. an authentication plugin), 502 for a protocol other than
+/// `http` and `https`.
 final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamDelegate {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -44,11 +45,14 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var peer: IPAddress?
     private var peerText = ""
     private var listenPort = 0
+    /// `http` or `https`: the listener's scheme (X-Forwarded-Proto).
+    private let scheme: String
 
-    init(state: ConfigState, loop: ProxyLoopContext, logger: Logger) {
+    init(state: ConfigState, loop: ProxyLoopContext, logger: Logger, scheme: String = "http") {
         self.state = state
         self.loop = loop
         self.logger = logger
+        self.scheme = scheme
     }
 
     // MARK: Client side
@@ -176,7 +180,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             self.logger.debug("route needs plugins this build does not run", metadata: ["gw.route.id": "\(match.route.id)"])
             return local(.internalServerError, ProxyAnswers.unexpected)
         }
-        guard service.scheme == "http" else {
+        guard service.scheme == "http" || service.scheme == "https" else {
             self.logger.debug("upstream protocol not supported by this build", metadata: [
                 "gw.route.id": "\(match.route.id)", "gw.service.id": "\(service.id)",
                 "gw.upstream.protocol": "\(service.scheme)",
@@ -187,7 +191,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         var upstreamURI = match.upstreamPath(servicePath: service.path)
         if let queryStart { upstreamURI += uri[queryStart...] }
         let client = ForwardedHeaders.Client(address: self.peerText, trusted: table.isTrusted(self.peer),
-                                             listenPort: self.listenPort)
+                                             listenPort: self.listenPort, scheme: self.scheme)
         let (upstreamHead, expectContinue) = ForwardedHeaders.upstreamRequest(
             head, uri: upstreamURI, path: path, hostHeader: service.hostHeader,
             preserveHost: match.route.preserveHost, client: client)
