@@ -12,6 +12,7 @@ reading its whole body (Content-Length or chunked) and replying according to the
   mode=status&code=N        status N with a small JSON body and an X-Upstream-Error header
   mode=hop                  the echo, plus hop-by-hop headers the proxy must remove
   mode=close                the echo with "Connection: close", then closes
+  mode=early                200, chunked, its head sent before the request body is read; then {"body_length": N}
   mode=dropnext             the echo, keep-alive; the next request on this connection is read and the connection
                             closed without an answer (an upstream closing an idle keep-alive connection as it is reused)
 
@@ -106,6 +107,16 @@ class Handler(BaseHTTPRequestHandler):
         mode = query.get("mode", [""])[0]
         if mode == "stall":
             time.sleep(int(query.get("ms", ["1000"])[0]) / 1000)
+        if mode == "early":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            length, _, _ = self.read_body()
+            body = json.dumps({"body_length": length}).encode()
+            self.wfile.write(b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+            return
         length, sha, chunked = self.read_body()
         echo = {
             "method": self.command,

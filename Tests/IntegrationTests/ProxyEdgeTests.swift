@@ -85,6 +85,27 @@ struct ProxyEdgeTests {
         try await f.stop()
     }
 
+    @Test("a chunked body crossing the limit after the response started closes the connection, with no second status")
+    func cutAfterResponseStarted() async throws {
+        let f = try await ProxyFixture.start(dataPlane: ["--max-body-size", "1000"])
+        try await f.addService("echo", ["url": .string(f.upstreamURL)], route: ["paths": ["/e"]])
+        try await f.sync()
+        let raw = try RawClient(port: f.dp.proxyPort)
+        try await raw.write("POST /e?mode=early HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "1f4\r\n" + String(repeating: "a", count: 500) + "\r\n")
+        // The upstream answers before it reads the body: the status is out before the limit is crossed.
+        let head = try await raw.read(until: "\r\n\r\n", timeout: .seconds(10))
+        #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
+        try await raw.write("3e8\r\n" + String(repeating: "b", count: 1000) + "\r\n")
+        let rest = try await raw.readUntilClose(timeout: .seconds(10))
+        #expect(rest.closed, "the connection stayed open: \(rest)")
+        #expect(!rest.text.contains("HTTP/1.1 413"), "\(rest.text)")
+        // The data plane is fine and serves the next request.
+        let next = try await ProxyCall.curl(f.dp.proxyURL + "/e")
+        #expect(next.status == 200, "\(next)")
+        try await f.stop()
+    }
+
     @Test("client timeouts: an idle connection is closed, a slow head or body gets 408; slow upstreams are not the client's fault")
     func timeouts() async throws {
         let f = try await ProxyFixture.start(dataPlane: ["--client-idle-timeout", "1", "--client-header-timeout", "1",

@@ -47,6 +47,25 @@ final class RawClient {
         }
     }
 
+    /// Reads until what was read contains `marker`, the connection ends or `timeout` passes; returns what was read.
+    func read(until marker: String, timeout: Duration) async throws -> String {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while clock.now - start < timeout {
+            let n = buffer.withUnsafeMutableBytes { recv(self.fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                data += buffer[0..<n]
+                if String(decoding: data, as: UTF8.self).contains(marker) { break }
+                continue
+            }
+            if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Reads until the server closes (or resets) the connection or `timeout` passes.
     /// - Returns: what was read, whether the connection ended, and the seconds it took.
     func readUntilClose(timeout: Duration) async throws -> (text: String, closed: Bool, seconds: Double) {
