@@ -196,6 +196,8 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Outbound
 
     func read(context: ChannelHandlerContext) {
+        // Reads resumed after the proxy held them: the client's clock restarts now.
+        if !self.readRequested, case .body = self.request { self.lastProgress = .now() }
         self.readRequested = true
         context.read()
     }
