@@ -18,6 +18,7 @@ let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package
 let httpTypes: Target.Dependency = .product(name: "HTTPTypes", package: "swift-http-types")
 let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
 let nioHTTP1: Target.Dependency = .product(name: "NIOHTTP1", package: "swift-nio")
+let nioSSL: Target.Dependency = .product(name: "NIOSSL", package: "swift-nio-ssl")
 
 let package = Package(
     name: "portcullis",
@@ -35,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(
@@ -67,8 +69,8 @@ let package = Package(
         ),
         .target(
             name: "DataPlane",
-            dependencies: ["GatewayModel", "GatewayProto", "CertAuth", nioCore, nioPosix, nioHTTP1, logging, lifecycle,
-                           hummingbird, httpTypes],
+            dependencies: ["GatewayModel", "GatewayProto", "CertAuth", nioCore, nioPosix, nioHTTP1, nioSSL, logging,
+                           lifecycle, hummingbird, httpTypes],
             path: "DataPlane",
             swiftSettings: settings
         ),

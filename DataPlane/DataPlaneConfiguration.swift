@@ -3,6 +3,8 @@ package struct DataPlaneConfiguration: Sendable {
     package var clusterSocket: String = "./.portcullis/cluster.sock"
     package var proxyHost: String = "0.0.0.0"
     package var proxyPort: Int = 8000
+    /// The TLS proxy listener (`--proxy-tls-listen`), off when nil.
+    package var proxyTLS: ProxyTLSListener?
     package var statusHost: String = "127.0.0.1"
     package var statusPort: Int = 8100
     package var cacheDir: String = "./.portcullis/data-plane"
@@ -16,8 +18,25 @@ package struct DataPlaneConfiguration: Sendable {
     package var workers: Int = System.coreCount
     /// Upper bound of the reconnect backoff while the control plane is unreachable.
     package var maxBackoff: Duration = .seconds(1)
+    /// Request size limits and client timeouts of the proxy listeners.
+    package var clientLimits = ClientLimits()
 
     package init() {}
+}
+
+/// `--proxy-tls-listen HOST:PORT --tls-cert PEM --tls-key PEM`.
+package struct ProxyTLSListener: Sendable, Equatable {
+    package var host: String
+    package var port: Int
+    package var certificatePath: String
+    package var keyPath: String
+
+    package init(host: String, port: Int, certificatePath: String, keyPath: String) {
+        self.host = host
+        self.port = port
+        self.certificatePath = certificatePath
+        self.keyPath = keyPath
+    }
 }
 
 import NIOCore

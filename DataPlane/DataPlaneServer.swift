@@ -3,6 +3,7 @@ import GatewayModel
 package import Hummingbird
 package import Logging
 package import NIOCore
+import NIOSSL
 package import ServiceLifecycle
 
 /// A data plane's parts, wired: its state (loaded from the cache when there is one), the cluster client, the
@@ -13,10 +14,18 @@ package struct DataPlaneServer {
     package let nodeID: String
     package let logger: Logger
     let cache: SnapshotCache
+    /// The TLS listener's server context, made before anything starts: an unreadable or invalid certificate or
+    /// key is a startup error naming the file.
+    let tlsContext: NIOSSLContext?
 
     package init(configuration: DataPlaneConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        if let tls = configuration.proxyTLS {
+            self.tlsContext = try ProxyTLS.serverContext(certificatePath: tls.certificatePath, keyPath: tls.keyPath)
+        } else {
+            self.tlsContext = nil
+        }
         self.cache = SnapshotCache(directory: configuration.cacheDir)
         try self.cache.prepare()
         self.nodeID = try configuration.nodeID ?? self.cache.nodeID()
@@ -78,13 +87,19 @@ package struct DataPlaneServer {
     /// The long-running services, in start order.
     package func services(
         onProxyBound: @escaping @Sendable (SocketAddress) -> Void = { _ in },
+        onProxyTLSBound: @escaping @Sendable (SocketAddress) -> Void = { _ in },
         onStatusBound: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> [any Service] {
         let client = ClusterClient(configuration: self.configuration, state: self.state, cache: self.cache,
                                    nodeID: self.nodeID, logger: self.logger)
-        let proxy = ProxyServer(host: self.configuration.proxyHost, port: self.configuration.proxyPort,
-                                workers: self.configuration.workers, state: self.state, logger: self.logger,
-                                onBound: onProxyBound)
+        var tls: ProxyServer.TLSListener?
+        if let listener = self.configuration.proxyTLS, let context = self.tlsContext {
+            tls = ProxyServer.TLSListener(host: listener.host, port: listener.port, context: context,
+                                          onBound: onProxyTLSBound)
+        }
+        let proxy = ProxyServer(host: self.configuration.proxyHost, port: self.configuration.proxyPort, tls: tls,
+                                limits: self.configuration.clientLimits, workers: self.configuration.workers,
+                                state: self.state, logger: self.logger, onBound: onProxyBound)
         let status = Application(
             router: StatusServer.router(state: self.state, nodeID: self.nodeID),
             configuration: .init(address: .hostname(self.configuration.statusHost, port: self.configuration.statusPort),

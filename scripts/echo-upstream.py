@@ -12,13 +12,18 @@ reading its whole body (Content-Length or chunked) and replying according to the
   mode=status&code=N        status N with a small JSON body and an X-Upstream-Error header
   mode=hop                  the echo, plus hop-by-hop headers the proxy must remove
   mode=close                the echo with "Connection: close", then closes
+  mode=early                200, chunked, its head sent before the request body is read; then {"body_length": N}
   mode=dropnext             the echo, keep-alive; the next request on this connection is read and the connection
                             closed without an answer (an upstream closing an idle keep-alive connection as it is reused)
 
 GET /__stats (sent directly, not through the proxy) answers {"connections": C, "requests": R}.
+
+With `--tls CERT KEY` (after the port) it serves HTTPS with that PEM certificate and key; the handshake runs in
+the connection's thread, so a client that fails it (a proxy refusing the certificate) stalls nobody else.
 """
 import hashlib
 import json
+import ssl
 import sys
 import threading
 import time
@@ -102,6 +107,16 @@ class Handler(BaseHTTPRequestHandler):
         mode = query.get("mode", [""])[0]
         if mode == "stall":
             time.sleep(int(query.get("ms", ["1000"])[0]) / 1000)
+        if mode == "early":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            length, _, _ = self.read_body()
+            body = json.dumps({"body_length": length}).encode()
+            self.wfile.write(b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+            return
         length, sha, chunked = self.read_body()
         echo = {
             "method": self.command,
@@ -160,9 +175,23 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
+class TLSServer(Server):
+    context = None
+
+    def get_request(self):
+        sock, address = self.socket.accept()
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    server = Server(("127.0.0.1", port), Handler)
+    if len(sys.argv) > 4 and sys.argv[2] == "--tls":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
+        TLSServer.context = context
+        server = TLSServer(("127.0.0.1", port), Handler)
+    else:
+        server = Server(("127.0.0.1", port), Handler)
     print("upstream listening on 127.0.0.1:%d" % server.server_address[1], flush=True)
     server.serve_forever()
 

@@ -34,6 +34,8 @@ enum ForwardedHeaders {
         var trusted: Bool
         /// The proxy listener's port (`$server_port`).
         var listenPort: Int
+        /// The proxy listener's scheme (`$scheme`): `http`, or `https` on the TLS listener.
+        var scheme = "http"
     }
 
     /// The request sent upstream: hop-by-hop, identity, `Expect` and forwarding headers removed from the client's
@@ -97,7 +99,7 @@ enum ForwardedHeaders {
         // $proxy_add_x_forwarded_for: the chain is always appended to, whoever sent it.
         headers.add(name: "x-forwarded-for", value: forwardedFor.map { $0 + ", " + remote } ?? remote)
         let host = Self.bareHost(clientHost) ?? ""
-        headers.add(name: "x-forwarded-proto", value: trusted ? (forwardedProto ?? "http") : "http")
+        headers.add(name: "x-forwarded-proto", value: trusted ? (forwardedProto ?? client.scheme) : client.scheme)
         headers.add(name: "x-forwarded-host", value: trusted ? (forwardedHost ?? host) : host)
         headers.add(name: "x-forwarded-port", value: trusted ? (forwardedPort ?? String(client.listenPort))
                                                               : String(client.listenPort))

@@ -20,7 +20,8 @@ import NIOPosix
 /// read timeout); after it, both connections are closed (the status is already out).
 ///
 /// Answered locally: 503 without configuration, Kong's 404 without a route, 500 for a route a plugin covers that
-/// this build cannot run (an authentication plugin must never be bypassed), 502 for an `https` service.
+/// this build cannot run (an authentication plugin must never be bypassed), 502 for a protocol other than `http`
+/// and `https`.
 ///
 /// Plugins (``PluginRun``): after routing, the route's chain runs `access` on the request head as it will go
 /// upstream (identity headers already stripped); an early answer is sent like the proxy's own answers (the body
@@ -53,11 +54,14 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var peer: IPAddress?
     private var peerText = ""
     private var listenPort = 0
+    /// `http` or `https`: the listener's scheme (X-Forwarded-Proto).
+    private let scheme: String
 
-    init(state: ConfigState, loop: ProxyLoopContext, logger: Logger) {
+    init(state: ConfigState, loop: ProxyLoopContext, logger: Logger, scheme: String = "http") {
         self.state = state
         self.loop = loop
         self.logger = logger
+        self.scheme = scheme
     }
 
     // MARK: Client side
@@ -175,7 +179,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let path = uri[..<(queryStart ?? uri.endIndex)]
         let headers = head.headers
         guard let match = config.router.match(
-            method: head.method.rawValue, host: headers.first(name: "host"), path: path, defaultPort: 80,
+            method: head.method.rawValue, host: headers.first(name: "host"), path: path,
+            defaultPort: self.scheme == "https" ? 443 : 80,
             header: { headers[canonicalForm: $0].map(String.init) })
         else {
             return local(.notFound, ProxyAnswers.noRoute)
@@ -193,7 +198,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                               metadata: ["gw.route.id": "\(match.route.id)"])
             return local(.internalServerError, ProxyAnswers.unexpected)
         }
-        guard service.scheme == "http" else {
+        guard service.scheme == "http" || service.scheme == "https" else {
             self.logger.debug("upstream protocol not supported by this build", metadata: [
                 "gw.route.id": "\(match.route.id)", "gw.service.id": "\(service.id)",
                 "gw.upstream.protocol": "\(service.scheme)",
@@ -204,7 +209,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         var upstreamURI = match.upstreamPath(servicePath: service.path)
         if let queryStart { upstreamURI += uri[queryStart...] }
         let client = ForwardedHeaders.Client(address: self.peerText, trusted: table.isTrusted(self.peer),
-                                             listenPort: self.listenPort)
+                                             listenPort: self.listenPort, scheme: self.scheme)
         let (upstreamHead, expectContinue) = ForwardedHeaders.upstreamRequest(
             head, uri: upstreamURI, path: path, hostHeader: service.hostHeader,
             preserveHost: match.route.preserveHost, client: client)

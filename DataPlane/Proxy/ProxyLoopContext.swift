@@ -18,8 +18,10 @@ final class ProxyLoopContext {
     func table(for config: AppliedConfig, logger: Logger) -> ServiceTable {
         if let table = self.table, self.config === config { return table }
         let table = config.services
+        // Once per snapshot and loop: the trust roots `https` services name by id.
+        self.pool.tlsContexts.caCertificates = UpstreamTLSContexts.caIndex(config.content)
         // Once per snapshot and loop, not per request: which services this build cannot reach.
-        for service in table.services.values where service.scheme != "http" {
+        for service in table.services.values where service.scheme != "http" && service.scheme != "https" {
             logger.info("service protocol not supported by this build: its requests are answered 502", metadata: [
                 "gw.service.id": "\(service.id)", "gw.upstream.protocol": "\(service.scheme)",
                 "gw.config.version": "\(config.version)",

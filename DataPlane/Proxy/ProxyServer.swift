@@ -3,27 +3,53 @@ package import Logging
 package import NIOCore
 import NIOHTTP1
 import NIOPosix
+package import NIOSSL
 package import ServiceLifecycle
 
-/// The proxy listener (`--proxy-listen`), shared between data planes with SO_REUSEPORT.
+/// The proxy listeners (`--proxy-listen`, and `--proxy-tls-listen` when configured), shared between data planes
+/// with SO_REUSEPORT. Both serve the same event loops, pools and answers; on the TLS one X-Forwarded-Proto is
+/// `https`. Every connection goes through a ``ClientEdgeHandler`` (size limits, client timeouts) before its
+/// ``ForwardingHandler``.
 ///
 /// Each request is answered from the configuration applied when its head arrived: 503 with a JSON reason while
 /// none is applied (never a hang), Kong's 404 when no route matches (``Router``), otherwise it is forwarded to the
 /// route's service by a ``ForwardingHandler`` (streaming both ways, keep-alive upstream connections pooled per
-/// event loop, Kong's 502/504 answers). HTTPS services are not reached by this build: their requests get 502.
+/// event loop, Kong's 502/504 answers); `https` services over TLS (``UpstreamTLS``).
 package final class ProxyServer: Service, Sendable {
+    /// The TLS listener's address and server context (made at startup: a bad certificate or key stops it there).
+    package struct TLSListener: Sendable {
+        package var host: String
+        package var port: Int
+        package var context: NIOSSLContext
+        package var onBound: @Sendable (SocketAddress) -> Void
+
+        package init(host: String, port: Int, context: NIOSSLContext,
+                     onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in })
+        {
+            self.host = host
+            self.port = port
+            self.context = context
+            self.onBound = onBound
+        }
+    }
+
     private let host: String
     private let port: Int
+    private let tls: TLSListener?
+    private let limits: ClientLimits
     private let workers: Int
     private let state: ConfigState
     private let logger: Logger
     private let onBound: @Sendable (SocketAddress) -> Void
 
-    package init(host: String, port: Int, workers: Int, state: ConfigState, logger: Logger,
+    package init(host: String, port: Int, tls: TLSListener? = nil, limits: ClientLimits = ClientLimits(),
+                 workers: Int, state: ConfigState, logger: Logger,
                  onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in })
     {
         self.host = host
         self.port = port
+        self.tls = tls
+        self.limits = limits
         self.workers = workers
         self.state = state
         self.logger = logger
@@ -43,28 +69,51 @@ package final class ProxyServer: Service, Sendable {
             }.get()
         }
         let loops = contexts
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 1024)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    guard let loop = loops[ObjectIdentifier(channel.eventLoop)]?.value else {
-                        throw ChannelError.ioOnClosedChannel
+        let limits = self.limits
+        func bootstrap(tls: NIOSSLContext?) -> ServerBootstrap {
+            ServerBootstrap(group: group)
+                .serverChannelOption(ChannelOptions.backlog, value: 1024)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+                .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        guard let loop = loops[ObjectIdentifier(channel.eventLoop)]?.value else {
+                            throw ChannelError.ioOnClosedChannel
+                        }
+                        let pipeline = channel.pipeline.syncOperations
+                        if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
+                        let edge = ClientEdgeHandler(limits: limits, logger: logger)
+                        try pipeline.addHandler(ClientEdgeHandler.BytesProbe(edge))
+                        try pipeline.configureHTTPServerPipeline(
+                            withErrorHandling: false, withEncoderConfiguration: .init(),
+                            withDecoderLimitConfiguration: ClientEdgeHandler.decoderLimits(limits))
+                        try pipeline.addHandler(edge)
+                        try pipeline.addHandler(
+                            ForwardingHandler(state: state, loop: loop, logger: logger, scheme: tls == nil ? "http" : "https"),
+                            name: ClientEdgeHandler.forwarderName)
                     }
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(
-                        ForwardingHandler(state: state, loop: loop, logger: logger))
                 }
-            }
-            .bind(host: self.host, port: self.port)
-            .get()
+        }
+        let channel = try await bootstrap(tls: nil).bind(host: self.host, port: self.port).get()
         if let address = channel.localAddress { self.onBound(address) }
+        var tlsChannel: (any Channel)?
+        if let tls = self.tls {
+            do {
+                let bound = try await bootstrap(tls: tls.context).bind(host: tls.host, port: tls.port).get()
+                if let address = bound.localAddress { tls.onBound(address) }
+                tlsChannel = bound
+            } catch {
+                try? await channel.close()
+                try? await group.shutdownGracefully()
+                throw error
+            }
+        }
+        let listeners = [channel] + (tlsChannel.map { [$0] } ?? [])
         await withGracefulShutdownHandler {
-            try? await channel.closeFuture.get()
+            for listener in listeners { try? await listener.closeFuture.get() }
         } onGracefulShutdown: {
-            channel.close(promise: nil)
+            for listener in listeners { listener.close(promise: nil) }
         }
         try? await group.shutdownGracefully()
     }

@@ -7,6 +7,8 @@ struct UpstreamService: Sendable {
     let enabled: Bool
     /// `http` or `https` (anything else is answered 502 by the forwarding handler).
     let scheme: String
+    /// How an `https` service is reached (verification, trust roots, SNI); nil for `http`.
+    let tls: UpstreamTLS?
     let host: String
     let port: Int
     let path: String?
@@ -36,12 +38,14 @@ struct UpstreamService: Sendable {
         let bracketed = host.contains(":") ? "[\(host)]" : host
         self.hostHeader = port == defaultPort ? bracketed : "\(bracketed):\(port)"
         self.address = try? SocketAddress(ipAddress: host, port: port)
+        let tls = UpstreamTLS(entity, scheme: scheme, host: host, isIPLiteral: self.address != nil)
+        self.tls = tls
         // Kong's defaults: 60 s each (milliseconds in the entity).
         self.connectTimeout = .milliseconds(entity["connect_timeout"]?.intValue ?? 60_000)
         self.writeTimeout = .milliseconds(entity["write_timeout"]?.intValue ?? 60_000)
         self.readTimeout = .milliseconds(entity["read_timeout"]?.intValue ?? 60_000)
         self.retries = Int(max(0, entity["retries"]?.intValue ?? 5))
-        self.poolKey = UpstreamPool.Key(scheme: scheme, host: host, port: port)
+        self.poolKey = UpstreamPool.Key(scheme: scheme, host: host, port: port, tls: tls)
     }
 }
 

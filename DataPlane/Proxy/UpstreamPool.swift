@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// Keep-alive connections to upstream services for one event loop: connections are made on that loop
 /// (`ClientBootstrap(group: eventLoop)`), so a request never hops threads. Confined to its event loop.
@@ -9,11 +10,16 @@ import NIOPosix
 /// (`upstream_keepalive_pool_size`), closed after ``idleTimeout`` unused (`upstream_keepalive_idle_timeout`) or
 /// after ``maxRequests`` requests (`upstream_keepalive_max_requests`). Idle connections the upstream closes leave
 /// the pool as soon as the close is seen.
+///
+/// `https` services get a TLS client handler first in the pipeline (``UpstreamTLSContexts``); the key includes
+/// the TLS settings, so plain, TLS and differently verified connections to one address never mix. A handshake
+/// or verification failure fails the exchange like any connection error (Kong's 502).
 final class UpstreamPool {
     struct Key: Hashable, Sendable {
         var scheme: String
         var host: String
         var port: Int
+        var tls: UpstreamTLS?
     }
 
     static let maxIdlePerKey = 512
@@ -21,6 +27,8 @@ final class UpstreamPool {
     static let maxRequests = 1000
 
     let eventLoop: any EventLoop
+    /// Client TLS contexts of this loop (its CA index is refreshed with each configuration the loop serves).
+    let tlsContexts = UpstreamTLSContexts()
     /// Idle connections per address, most recently used last (reused first: its socket is the warmest).
     private var idle: [Key: [UpstreamConnection]] = [:]
 
@@ -41,11 +49,23 @@ final class UpstreamPool {
     /// Opens a new connection to `service` with its connect timeout; `done` is called on the event loop.
     func connect(_ service: UpstreamService, _ done: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
         let key = service.poolKey
+        let tlsContext: NIOSSLContext?
+        do {
+            tlsContext = try service.tls.map { tls throws(UpstreamTLSContexts.Failure) in try self.tlsContexts.context(for: tls) }
+        } catch {
+            done(.failure(error))
+            return
+        }
+        let serverName = service.tls?.serverName
         let bootstrap = ClientBootstrap(group: self.eventLoop)
             .connectTimeout(service.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
+                    }
                     // Informational responses are dropped: the proxy answers `Expect: 100-continue` itself.
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
                     try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key))

@@ -18,6 +18,36 @@ struct DataPlaneCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Environment.help("Proxy listen address, shared by data planes (SO_REUSEPORT)", "proxy-listen")))
     var proxyListen: String = Environment.string("proxy-listen", default: "0.0.0.0:8000")
 
+    @Option(help: ArgumentHelp(Environment.help("TLS proxy listen address (off when empty); needs --tls-cert and --tls-key", "proxy-tls-listen")))
+    var proxyTlsListen: String = Environment.string("proxy-tls-listen", default: "")
+
+    @Option(help: ArgumentHelp(Environment.help("PEM certificate chain of the TLS proxy listener, leaf first", "tls-cert")))
+    var tlsCert: String = Environment.string("tls-cert", default: "")
+
+    @Option(help: ArgumentHelp(Environment.help("PEM private key (unencrypted) of the TLS proxy listener", "tls-key")))
+    var tlsKey: String = Environment.string("tls-key", default: "")
+
+    @Option(help: ArgumentHelp(Environment.help("Largest request head (URI + header names and values), in bytes; larger: 431", "max-head-size")))
+    var maxHeadSize: Int = Environment.int("max-head-size", default: ClientLimits().maxHeadSize)
+
+    @Option(help: ArgumentHelp(Environment.help("Most header fields in a request (trailers included); more: 431", "max-headers")))
+    var maxHeaders: Int = Environment.int("max-headers", default: ClientLimits().maxHeaders)
+
+    @Option(help: ArgumentHelp(Environment.help("Longest request URI, in bytes; longer: 414", "max-uri-length")))
+    var maxUriLength: Int = Environment.int("max-uri-length", default: ClientLimits().maxURILength)
+
+    @Option(help: ArgumentHelp(Environment.help("Largest request body, in bytes (0: unlimited); larger: 413", "max-body-size")))
+    var maxBodySize: Int = Environment.int("max-body-size", default: 0)
+
+    @Option(help: ArgumentHelp(Environment.help("Seconds an idle keep-alive client connection is kept", "client-idle-timeout")))
+    var clientIdleTimeout: Double = Environment.double("client-idle-timeout", default: 75)
+
+    @Option(help: ArgumentHelp(Environment.help("Seconds a client has to send a whole request head; then 408", "client-header-timeout")))
+    var clientHeaderTimeout: Double = Environment.double("client-header-timeout", default: 60)
+
+    @Option(help: ArgumentHelp(Environment.help("Longest gap in seconds between two reads of a request body; then 408", "client-body-timeout")))
+    var clientBodyTimeout: Double = Environment.double("client-body-timeout", default: 60)
+
     @Option(help: ArgumentHelp(Environment.help("Status listen address (GET /status, /status/ready)", "status-listen")))
     var statusListen: String = Environment.string("status-listen", default: "127.0.0.1:8100")
 
@@ -48,6 +78,37 @@ struct DataPlaneCommand: AsyncParsableCommand {
         guard self.maxFrame >= 1024 else { throw ValidationError("--max-frame must be at least 1024") }
         guard self.maxConfigSize >= 128 else { throw ValidationError("--max-config-size must be at least 128") }
         guard (1...256).contains(self.workers) else { throw ValidationError("--workers must be between 1 and 256") }
+        if !self.proxyTlsListen.isEmpty {
+            guard ListenAddress(self.proxyTlsListen) != nil else {
+                throw ValidationError("--proxy-tls-listen must be HOST:PORT, got '\(self.proxyTlsListen)'")
+            }
+            guard !self.tlsCert.isEmpty, !self.tlsKey.isEmpty else {
+                throw ValidationError("--proxy-tls-listen needs --tls-cert and --tls-key")
+            }
+        }
+        guard self.maxHeadSize >= 1024 else { throw ValidationError("--max-head-size must be at least 1024") }
+        guard self.maxHeaders >= 1 else { throw ValidationError("--max-headers must be at least 1") }
+        guard self.maxUriLength >= 1 else { throw ValidationError("--max-uri-length must be at least 1") }
+        guard self.maxBodySize >= 0 else { throw ValidationError("--max-body-size must be 0 (unlimited) or more") }
+        for (flag, seconds) in [("--client-idle-timeout", self.clientIdleTimeout),
+                                ("--client-header-timeout", self.clientHeaderTimeout),
+                                ("--client-body-timeout", self.clientBodyTimeout)]
+        where !(seconds > 0 && seconds <= 86400) {
+            throw ValidationError("\(flag) must be more than 0 and at most 86400 seconds")
+        }
+    }
+
+    /// The proxy's client limits from the flags.
+    var clientLimits: ClientLimits {
+        var limits = ClientLimits()
+        limits.maxHeadSize = self.maxHeadSize
+        limits.maxHeaders = self.maxHeaders
+        limits.maxURILength = self.maxUriLength
+        limits.maxBodySize = self.maxBodySize > 0 ? self.maxBodySize : nil
+        limits.idleTimeout = .nanoseconds(Int64(self.clientIdleTimeout * 1e9))
+        limits.headTimeout = .nanoseconds(Int64(self.clientHeaderTimeout * 1e9))
+        limits.bodyTimeout = .nanoseconds(Int64(self.clientBodyTimeout * 1e9))
+        return limits
     }
 
     func run() async throws {
@@ -66,6 +127,11 @@ struct DataPlaneCommand: AsyncParsableCommand {
         config.maxConfigSize = self.maxConfigSize
         config.nodeID = self.nodeId ?? Environment.value("node-id")
         config.workers = self.workers
+        config.clientLimits = self.clientLimits
+        if let tls = ListenAddress(self.proxyTlsListen) {
+            config.proxyTLS = ProxyTLSListener(host: tls.host, port: tls.port, certificatePath: self.tlsCert,
+                                               keyPath: self.tlsKey)
+        }
 
         let server: DataPlaneServer
         do {
@@ -77,6 +143,9 @@ struct DataPlaneCommand: AsyncParsableCommand {
         logger.info("data plane starting", metadata: ["node.id": "\(server.nodeID)", "pid": "\(getpid())"])
         let services = server.services(
             onProxyBound: { address in logger.notice("proxy listening on \(ControlPlaneCommand.describe(address))") },
+            onProxyTLSBound: { address in
+                logger.notice("proxy TLS listening on \(ControlPlaneCommand.describe(address))")
+            },
             onStatusBound: { channel in
                 let address = channel.localAddress.map(ControlPlaneCommand.describe) ?? "?"
                 logger.notice("status listening on \(address)")

@@ -12,6 +12,10 @@ enum Environment {
 
     static func int(_ flag: String, default fallback: Int) -> Int { self.value(flag).flatMap(Int.init) ?? fallback }
 
+    static func double(_ flag: String, default fallback: Double) -> Double {
+        self.value(flag).flatMap(Double.init) ?? fallback
+    }
+
     /// Help text suffix naming the variable.
     static func help(_ text: String, _ flag: String) -> String {
         "\(text) (env: PORTCULLIS_\(flag.uppercased().replacingOccurrences(of: "-", with: "_")))"

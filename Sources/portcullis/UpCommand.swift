@@ -25,6 +25,15 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Environment.help("Proxy listen address shared by the data planes", "proxy-listen")))
     var proxyListen: String = Environment.string("proxy-listen", default: "0.0.0.0:8000")
 
+    @Option(help: ArgumentHelp(Environment.help("TLS proxy listen address shared by the data planes (off when empty)", "proxy-tls-listen")))
+    var proxyTlsListen: String = Environment.string("proxy-tls-listen", default: "")
+
+    @Option(help: ArgumentHelp(Environment.help("PEM certificate chain of the TLS proxy listener", "tls-cert")))
+    var tlsCert: String = Environment.string("tls-cert", default: "")
+
+    @Option(help: ArgumentHelp(Environment.help("PEM private key of the TLS proxy listener", "tls-key")))
+    var tlsKey: String = Environment.string("tls-key", default: "")
+
     @Option(help: ArgumentHelp(Environment.help("First data plane's status address; the others take the next ports", "status-listen")))
     var statusListen: String = Environment.string("status-listen", default: "127.0.0.1:8100")
 
@@ -42,6 +51,18 @@ struct UpCommand: AsyncParsableCommand {
                               ("--status-listen", self.statusListen)] where ListenAddress(value) == nil
         {
             throw ValidationError("\(flag) must be HOST:PORT, got '\(value)'")
+        }
+        if !self.proxyTlsListen.isEmpty {
+            guard let tls = ListenAddress(self.proxyTlsListen) else {
+                throw ValidationError("--proxy-tls-listen must be HOST:PORT, got '\(self.proxyTlsListen)'")
+            }
+            guard !self.tlsCert.isEmpty, !self.tlsKey.isEmpty else {
+                throw ValidationError("--proxy-tls-listen needs --tls-cert and --tls-key")
+            }
+            // The data planes share the TLS port like the plain one: each must be told the same port.
+            guard tls.port != 0 || self.dataPlanes == 1 else {
+                throw ValidationError("--proxy-tls-listen needs a fixed port with more than one data plane")
+            }
         }
     }
 
@@ -65,13 +86,16 @@ struct UpCommand: AsyncParsableCommand {
         }
 
         var proxyAddress = self.proxyListen
+        let tlsArguments = self.proxyTlsListen.isEmpty ? [] : [
+            "--proxy-tls-listen", self.proxyTlsListen, "--tls-cert", self.tlsCert, "--tls-key", self.tlsKey,
+        ]
         var statusAddresses: [String] = []
         for i in 1...self.dataPlanes {
             let statusAddress = status.port == 0 ? "\(status.host):0" : "\(status.host):\(status.port + i - 1)"
             let dp = supervisor.spawn(name: "dp-\(i)", arguments: [
                 "data-plane", "--cluster-socket", self.clusterSocket, "--proxy-listen", proxyAddress,
                 "--status-listen", statusAddress, "--cache-dir", "\(self.stateDir)/dp-\(i)", "--log-level", childLevel,
-            ], marker: "proxy listening on ", secondMarker: "status listening on ")
+            ] + tlsArguments, marker: "proxy listening on ", secondMarker: "status listening on ")
             guard let bound = try await supervisor.waitForAddress(dp, timeout: .seconds(60)) else {
                 supervisor.shutdown()
                 throw CLIError("data plane \(i) did not start; see its log above")
@@ -80,10 +104,11 @@ struct UpCommand: AsyncParsableCommand {
             if proxy.port == 0, i == 1 { proxyAddress = bound }
             statusAddresses.append(supervisor.secondAddress(dp) ?? statusAddress)
         }
+        let tlsLine = self.proxyTlsListen.isEmpty ? "" : "\n  proxy TLS      \(self.proxyTlsListen)"
         let summary = """
             portcullis up: \(self.dataPlanes) data plane(s) and a control plane
               admin API      http://\(admin)
-              proxy          \(proxyAddress)  (shared by every data plane, SO_REUSEPORT)
+              proxy          \(proxyAddress)  (shared by every data plane, SO_REUSEPORT)\(tlsLine)
               status         \(statusAddresses.map { "http://\($0)/status" }.joined(separator: "  "))
               cluster socket \(self.clusterSocket)
               database       \(self.db)

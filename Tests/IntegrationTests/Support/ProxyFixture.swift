@@ -18,7 +18,10 @@ final class EchoUpstream: @unchecked Sendable {
         self.logPath = logPath
     }
 
-    static func start(in dir: TempDir, timeout: Duration = .seconds(15)) async throws -> EchoUpstream {
+    /// - Parameter tls: a PEM certificate and key path: the upstream serves HTTPS with them.
+    static func start(in dir: TempDir, tls: (cert: String, key: String)? = nil, timeout: Duration = .seconds(15))
+        async throws -> EchoUpstream
+    {
         let script = try Paths.packageRoot().appendingPathComponent("scripts/echo-upstream.py")
         let logPath = dir.path("upstream-\(UUID().uuidString.prefix(8)).log")
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -26,7 +29,8 @@ final class EchoUpstream: @unchecked Sendable {
         defer { try? log.close() }
         let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
             ?? "/usr/bin/python3"
-        let process = try Subprocess.spawn(URL(fileURLWithPath: python), ["-u", script.path, "0"],
+        let tlsArguments = tls.map { ["--tls", $0.cert, $0.key] } ?? []
+        let process = try Subprocess.spawn(URL(fileURLWithPath: python), ["-u", script.path, "0"] + tlsArguments,
                                            environment: Subprocess.environment(), workingDirectory: nil,
                                            output: log, error: log)
         let marker = "upstream listening on 127.0.0.1:"
@@ -119,11 +123,13 @@ struct ProxyFixture {
     let dp: DataPlaneProcess
     let upstream: EchoUpstream
 
-    static func start(controlPlane extra: [String] = []) async throws -> ProxyFixture {
-        let dir = try TempDir()
-        let upstream = try await EchoUpstream.start(in: dir)
+    static func start(controlPlane extra: [String] = [], dataPlane dpExtra: [String] = [],
+                      upstreamTLS: (cert: String, key: String)? = nil, dir: TempDir? = nil) async throws -> ProxyFixture
+    {
+        let dir = try dir ?? TempDir()
+        let upstream = try await EchoUpstream.start(in: dir, tls: upstreamTLS)
         let cp = try await ControlPlaneProcess.start(in: dir, extra: ClusterTests.heartbeat + extra)
-        let dp = try await DataPlaneProcess.start(in: dir, cache: "dp")
+        let dp = try await DataPlaneProcess.start(in: dir, cache: "dp", extra: dpExtra)
         return ProxyFixture(dir: dir, cp: cp, dp: dp, upstream: upstream)
     }
 
