@@ -79,13 +79,14 @@ import Testing
     }
 
     @Test func skipsWhatTheDataPlaneAlreadyHasAndRecordsNacks() async throws {
-        try await AdminHarness().run { admin, cp in
+        // This test data plane sends no heartbeats: 2 s intervals leave it 6 s of silence on a loaded machine.
+        try await AdminHarness(heartbeat: .seconds(2)).run { admin, cp in
             let current = try await cp.builder.buildIfNeeded()
             let dp = try await TestDataPlane.connect(cp.socketPath)
             try await dp.send(TestDataPlane.hello(id: "dp-b", hash: current.hash, version: current.version))
             guard case .welcome? = try await dp.next() else { throw TestFailure("no welcome") }
             // Nothing to send: the next frame is the server's heartbeat.
-            guard case .heartbeat(let hb)? = try await dp.next(skipHeartbeats: false) else {
+            guard case .heartbeat(let hb)? = try await dp.next(timeout: .seconds(10), skipHeartbeats: false) else {
                 throw TestFailure("expected a heartbeat, not a snapshot")
             }
             #expect(hb.hash == current.hash)
@@ -227,7 +228,9 @@ import Testing
 
 @Suite struct SlowDataPlaneTests {
     @Test func aStalledDataPlaneDelaysNobodyAndLaterGetsOnlyTheNewest() async throws {
-        try await AdminHarness().run { admin, cp in
+        // The test data planes send no heartbeats: a long interval keeps the control plane from dropping them as
+        // silent while the machine is slow.
+        try await AdminHarness(heartbeat: .seconds(30)).run { admin, cp in
             // Snapshots of a few hundred KiB (ids compress badly): a couple of them fill a stalled socket.
             let consumers: [JSON] = (0..<4000).map { i in
                 ["username": .string("user-\(i)"), "custom_id": .string(UUIDString.random() + UUIDString.random())]
