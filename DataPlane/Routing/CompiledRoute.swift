@@ -37,21 +37,26 @@ package final class CompiledRoute: Sendable {
         self.idOrder = RouteIDOrder.key(self.id)
         self.name = entity["name"]?.stringValue
         self.serviceID = entity["service"]?["id"]?.stringValue
-        self.protocols = Set((entity["protocols"]?.arrayValue ?? ["http", "https"]).compactMap(\.stringValue))
-        let methods = (entity["methods"]?.arrayValue ?? []).compactMap(\.stringValue)
+        self.protocols = Self.protocolSet(entity["protocols"]?.arrayValue ?? ["http", "https"])
+        // Each attribute is looked up once: for its own field and for the count of attribute kinds.
+        let methodsValue = entity["methods"]
+        let hostsValue = entity["hosts"]
+        let headersValue = entity["headers"]
+        let pathsValue = entity["paths"]
+        let methods = (methodsValue?.arrayValue ?? []).compactMap(\.stringValue)
         self.methods = methods.isEmpty ? nil : Set(methods)
-        let hosts = (entity["hosts"]?.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() }
+        let hosts = (hostsValue?.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() }
         self.plainHosts = hosts.filter { !$0.contains("*") }
         self.wildcardHosts = hosts.filter { $0.contains("*") }
         var headers: [(String, Set<String>)] = []
-        for (name, values) in entity["headers"]?.objectValue ?? [:] {
+        for (name, values) in headersValue?.objectValue ?? [:] {
             headers.append((name.lowercased(), Set((values.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() })))
         }
         self.headers = headers.sorted { $0.0 < $1.0 }
         var plain: [String] = []
         var regexes: [PCRERegex] = []
         var prefixes: [String] = []
-        for p in (entity["paths"]?.arrayValue ?? []).compactMap(\.stringValue) {
+        for p in (pathsValue?.arrayValue ?? []).compactMap(\.stringValue) {
             if p.hasPrefix("~") {
                 do {
                     // Anchored at the start, as Kong's router does.
@@ -64,22 +69,48 @@ package final class CompiledRoute: Sendable {
                 plain.append(PathNormalizer.normalize(Substring(p)))
             }
         }
-        self.plainPaths = plain.sorted { $0.count > $1.count }
+        if plain.count > 1 { plain.sort { $0.count > $1.count } }
+        self.plainPaths = plain
         self.regexPaths = regexes
         self.regexPrefixes = prefixes
         self.stripPath = entity["strip_path"]?.boolValue ?? true
         self.preserveHost = entity["preserve_host"]?.boolValue ?? false
         self.regexPriority = entity["regex_priority"]?.intValue ?? 0
         self.httpsRedirectStatus = Int(entity["https_redirect_status_code"]?.intValue ?? 426)
-        var kinds = 0
-        for f in ["methods", "hosts", "headers", "paths", "snis"] {
-            switch entity[f] {
-            case .array(let a)? where !a.isEmpty: kinds += 1
-            case .object(let o)? where !o.isEmpty: kinds += 1
-            default: break
+        func isSet(_ value: JSON?) -> Bool {
+            switch value {
+            case .array(let a)?: return !a.isEmpty
+            case .object(let o)?: return !o.isEmpty
+            default: return false
             }
         }
+        // Kong's attribute kinds: methods, hosts, headers, paths, snis.
+        var kinds = 0
+        if isSet(methodsValue) { kinds += 1 }
+        if isSet(hostsValue) { kinds += 1 }
+        if isSet(headersValue) { kinds += 1 }
+        if isSet(pathsValue) { kinds += 1 }
+        if isSet(entity["snis"]) { kinds += 1 }
         self.kinds = kinds
+    }
+
+    /// The usual protocol sets, built once and shared by every route that lists them.
+    private static let httpAndHTTPS: Set<String> = ["http", "https"]
+    private static let httpsOnly: Set<String> = ["https"]
+    private static let httpOnly: Set<String> = ["http"]
+
+    /// The strings of a route's `protocols`, as a set.
+    static func protocolSet(_ listed: [JSON]) -> Set<String> {
+        if listed.count == 2, case .string(let a) = listed[0], case .string(let b) = listed[1],
+            (a == "http" && b == "https") || (a == "https" && b == "http")
+        {
+            return Self.httpAndHTTPS
+        }
+        if listed.count == 1, case .string(let a) = listed[0] {
+            if a == "https" { return Self.httpsOnly }
+            if a == "http" { return Self.httpOnly }
+        }
+        return Set(listed.compactMap(\.stringValue))
     }
 
     /// The literal characters a regex must match first: up to the first metacharacter, minus a last character

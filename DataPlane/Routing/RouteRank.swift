@@ -43,13 +43,21 @@ struct RouteRank: Comparable, Sendable {
 /// ids' numbers differ, the smaller number belongs to the smaller id; when they are equal, the ids must be compared.
 enum RouteIDOrder {
     static func key(_ id: String) -> UInt128 {
-        // Swift compares ASCII strings byte by byte; anything else after Unicode normalisation, which the
-        // fallback leaves to `String` itself.
-        guard id.utf8.allSatisfy({ $0 < 0x80 }) else { return self.keyBySearch(id) }
+        var text = id
+        // Read in place (native strings are contiguous UTF-8).
+        return text.withUTF8 { utf8 in
+            // Swift compares ASCII strings byte by byte; anything else after Unicode normalisation, which the
+            // fallback leaves to `String` itself.
+            guard utf8.allSatisfy({ $0 < 0x80 }) else { return self.keyBySearch(id) }
+            return self.key(ascii: utf8)
+        }
+    }
+
+    private static func key(ascii utf8: UnsafeBufferPointer<UInt8>) -> UInt128 {
         var value: UInt128 = 0  // the hex digits read so far
         var digits = 0
         var position = 0
-        for c in id.utf8 {
+        for c in utf8 {
             if position == 36 {
                 // A UUID followed by more characters sorts just after that UUID.
                 return self.successor(value, digits: digits)

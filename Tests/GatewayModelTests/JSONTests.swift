@@ -42,6 +42,31 @@ struct JSONParserTests {
 
     @Test func duplicateKeysKeepTheLastValue() throws {
         #expect(try JSONParser.parse(#"{"a":1,"a":2}"#) == .object(["a": .int(2)]))
+        // Schema field names take the shared-string path; repeats still keep the last value.
+        #expect(try JSONParser.parse(#"{"paths":1,"name":"x","paths":2}"#) == .object(["paths": .int(2), "name": "x"]))
+    }
+
+    /// Keys that are schema field names, near misses, escaped and non-ASCII keys, and objects nested in objects
+    /// (members of every level share one stack) all parse to the same values.
+    @Test func objectKeysAndNesting() throws {
+        let text = #"""
+            {"id":"a","i":1,"idx":2,"https_redirect_status_code":426,"https_redirect_status_codf":1,
+             "pat\u0068s":["/a"],"nämé":true,"":null,"service":{"id":"s","name":{"id":{}}},"tags":[{"a":{"b":[]}},{}],
+             "strip_path":false}
+            """#
+        let expected: JSON = [
+            "id": "a", "i": 1, "idx": 2, "https_redirect_status_code": 426, "https_redirect_status_codf": 1,
+            "paths": ["/a"], "nämé": true, "": nil, "service": ["id": "s", "name": ["id": [:]]],
+            "tags": [["a": ["b": []]], [:]], "strip_path": false,
+        ]
+        #expect(try JSONParser.parse(text) == expected)
+    }
+
+    @Test func integerEdges() throws {
+        #expect(try JSONParser.parse("999999999999999999") == .int(999_999_999_999_999_999))
+        #expect(try JSONParser.parse("-999999999999999999") == .int(-999_999_999_999_999_999))
+        #expect(try JSONParser.parse("1000000000000000000") == .int(1_000_000_000_000_000_000))
+        #expect(try JSONParser.parse("[-0,0,7,-7]") == [0, 0, 7, -7])
     }
 
     @Test(arguments: [
@@ -63,6 +88,8 @@ struct JSONParserTests {
         ("[1,]", "unexpected character"),
         ("[1 2]", "expected ',' or ']'"),
         ("{\"a\" 1}", "expected ':'"),
+        ("{\"id\" 1}", "expected ':'"),
+        ("{\"id", "unterminated string"),
         ("{\"a\":1,}", "expected a string key"),
         ("{a:1}", "expected a string key"),
         ("{\"a\":1 \"b\":2}", "expected ',' or '}'"),

@@ -39,9 +39,11 @@ package enum UniquenessCheck {
 
     package static func firstConflict(in content: ConfigContent) -> Conflict? {
         for schema in EntityRegistry.all {
-            var seen: [FlatKey: Int] = [:]
             let fields = [schema.endpointKey].compactMap { $0 } + schema.uniqueFields
-            for (i, entity) in content[schema.name].enumerated() {
+            let entities = content[schema.name]
+            // Sized once for every key of every entity: no rehash while it fills.
+            var seen = [FlatKey: Int](minimumCapacity: entities.count * (fields.count + (schema.cacheKey.isEmpty ? 0 : 1)))
+            for (i, entity) in entities.enumerated() {
                 for (n, k) in self.flatKeys(schema, entity, fields: fields).enumerated() {
                     if let first = seen[k] {
                         // flatKeys and uniqueKeys list the same keys in the same order.

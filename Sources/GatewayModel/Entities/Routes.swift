@@ -109,9 +109,26 @@ enum RouteChecks {
     static let subsets: [Set<String>] = [["http", "https"], ["tcp", "tls", "udp"], ["tls_passthrough"],
                                          ["grpc", "grpcs"], ["ws", "wss"]]
 
+    /// Protocols whose routes match on HTTP attributes.
+    static let httpFamily: Set<String> = ["http", "https", "grpc", "grpcs", "ws", "wss"]
+    /// Protocols on which a route may name SNIs.
+    static let tlsFamily: Set<String> = ["https", "grpcs", "tls", "tls_passthrough", "wss"]
+    /// What an HTTP route must set one of (in the order messages list them).
+    static let httpAttributes = ["methods", "hosts", "headers", "paths"]
+    static let httpAttributesWithSNIs = ["methods", "hosts", "headers", "paths", "snis"]
+    /// What only stream routes may set.
+    static let streamAttributes = ["sources", "destinations"]
+    static let streamAttributesWithSNIs = ["sources", "destinations", "snis"]
+
     static let entity: @Sendable ([String: JSON], ValidationContext, inout ValidationErrors) -> Void = { route, _, errors in
-        let protocols = Set((route["protocols"]?.arrayValue ?? []).compactMap(\.stringValue))
-        if !RouteChecks.subsets.contains(where: { protocols.isSubset(of: $0) }) {
+        // The protocols are the strings listed (as a set): asked about in place, the set built only for messages.
+        let listed = route["protocols"]?.arrayValue ?? []
+        func allIn(_ family: Set<String>) -> Bool { listed.allSatisfy { $0.stringValue.map(family.contains) ?? true } }
+        func has(_ p: String) -> Bool { listed.contains { $0.stringValue == p } }
+        func sortedProtocols() -> String {
+            Set(listed.compactMap(\.stringValue)).sorted().map { "'\($0)'" }.joined(separator: ", ")
+        }
+        if !RouteChecks.subsets.contains(where: allIn) {
             errors.add("protocols", "these sets are mutually exclusive: ('http', 'https'), ('tcp', 'tls', 'udp'), " +
                 "('tls_passthrough'), ('grpc', 'grpcs'), ('ws', 'wss')")
             return
@@ -123,25 +140,20 @@ enum RouteChecks {
             default: return false
             }
         }
-        let isHTTP = protocols.isSubset(of: ["http", "https", "grpc", "grpcs", "ws", "wss"])
-        if isHTTP {
-            var candidates = ["methods", "hosts", "headers", "paths"]
-            if protocols.contains("https") || protocols.contains("grpcs") || protocols.contains("wss") {
-                candidates.append("snis")
-            }
+        if allIn(RouteChecks.httpFamily) {
+            let candidates = has("https") || has("grpcs") || has("wss")
+                ? RouteChecks.httpAttributesWithSNIs : RouteChecks.httpAttributes
             if !candidates.contains(where: nonEmpty) {
                 let list = candidates.map { "'\($0)'" }.joined(separator: ", ")
-                let protos = protocols.sorted().map { "'\($0)'" }.joined(separator: ", ")
-                errors.addEntity("must set one of \(list) when 'protocols' is \(protos)")
+                errors.addEntity("must set one of \(list) when 'protocols' is \(sortedProtocols())")
             }
-            for f in ["sources", "destinations"] where nonEmpty(f) {
+            for f in RouteChecks.streamAttributes where nonEmpty(f) {
                 errors.add(f, "can only be set when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'")
             }
-        } else if !["sources", "destinations", "snis"].contains(where: nonEmpty) {
-            errors.addEntity("must set one of 'sources', 'destinations', 'snis' when 'protocols' is " +
-                protocols.sorted().map { "'\($0)'" }.joined(separator: ", "))
+        } else if !RouteChecks.streamAttributesWithSNIs.contains(where: nonEmpty) {
+            errors.addEntity("must set one of 'sources', 'destinations', 'snis' when 'protocols' is " + sortedProtocols())
         }
-        if nonEmpty("snis"), protocols.isDisjoint(with: ["https", "grpcs", "tls", "tls_passthrough", "wss"]) {
+        if nonEmpty("snis"), !listed.contains(where: { $0.stringValue.map(RouteChecks.tlsFamily.contains) ?? false }) {
             errors.add("snis", "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls', 'tls_passthrough', or 'wss'")
         }
         if case .object(let headers)? = route["headers"] {

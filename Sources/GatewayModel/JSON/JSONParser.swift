@@ -12,18 +12,33 @@ package struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertib
 package struct JSONParser {
     package static let maxDepth = 200
 
-    private let bytes: [UInt8]
+    /// The document. Every read is at an index checked against `bytes.count` first (hostile input included).
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var i = 0
+    /// Members of the objects being parsed, innermost last.
+    private var members: [Member] = []
+    /// ``KnownKeys/byLength``, read once per document.
+    private let knownKeys = KnownKeys.byLength
 
-    private init(_ bytes: [UInt8]) { self.bytes = bytes }
+    private struct Member {
+        var key: String
+        var value: JSON
+    }
+
+    private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     package static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSON {
-        var p = JSONParser(bytes)
-        p.skipWhitespace()
-        let value = try p.parseValue(depth: 0)
-        p.skipWhitespace()
-        guard p.i == p.bytes.count else { throw p.error("unexpected data after the JSON value") }
-        return value
+        let result = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONParseError) -> JSON in
+                var p = JSONParser(buffer)
+                p.skipWhitespace()
+                let value = try p.parseValue(depth: 0)
+                p.skipWhitespace()
+                guard p.i == p.bytes.count else { throw p.error("unexpected data after the JSON value") }
+                return value
+            }
+        }
+        return try result.get()
     }
 
     package static func parse(_ text: String) throws(JSONParseError) -> JSON {
@@ -69,27 +84,28 @@ package struct JSONParser {
 
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSON {
         self.i += 1
-        var result: [String: JSON] = [:]
-        // Entities have a dozen or two keys: start large enough to skip the smallest rehashes.
-        result.reserveCapacity(8)
         self.skipWhitespace()
         if self.i < self.bytes.count, self.bytes[self.i] == UInt8(ascii: "}") {
             self.i += 1
-            return .object(result)
+            return .object([:])
         }
+        // Members are collected on a stack shared by every level, then the dictionary is built at its final size:
+        // no rehash while it grows.
+        let base = self.members.count
         while true {
             self.skipWhitespace()
             guard self.i < self.bytes.count, self.bytes[self.i] == UInt8(ascii: "\"") else {
                 throw self.error("expected a string key")
             }
-            let key = try self.parseString()
+            let key = try self.parseKey()
             self.skipWhitespace()
             guard self.i < self.bytes.count, self.bytes[self.i] == UInt8(ascii: ":") else {
                 throw self.error("expected ':'")
             }
             self.i += 1
             self.skipWhitespace()
-            result[key] = try self.parseValue(depth: depth + 1)
+            let value = try self.parseValue(depth: depth + 1)
+            self.members.append(Member(key: key, value: value))
             self.skipWhitespace()
             guard self.i < self.bytes.count else { throw self.error("unexpected end of input") }
             if self.bytes[self.i] == UInt8(ascii: ",") {
@@ -98,10 +114,34 @@ package struct JSONParser {
             }
             if self.bytes[self.i] == UInt8(ascii: "}") {
                 self.i += 1
+                var result = [String: JSON](minimumCapacity: self.members.count - base)
+                // In document order: a repeated key keeps its last value.
+                for m in base..<self.members.count { result[self.members[m].key] = self.members[m].value }
+                self.members.removeSubrange(base...)
                 return .object(result)
             }
             throw self.error("expected ',' or '}'")
         }
+    }
+
+    /// An object key: the shared copy when it is a field name of a schema (no allocation, and lookups by the
+    /// schema's own string compare equal at once), else a new string.
+    private mutating func parseKey() throws(JSONParseError) -> String {
+        let start = self.i + 1
+        var end = start
+        while end < self.bytes.count {
+            let c = self.bytes[end]
+            if c == UInt8(ascii: "\"") {
+                if let known = KnownKeys.lookup(self.knownKeys, self.bytes, start..<end) {
+                    self.i = end + 1
+                    return known
+                }
+                break
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { break }
+            end += 1
+        }
+        return try self.parseString()
     }
 
     private mutating func parseArray(depth: Int) throws(JSONParseError) -> JSON {
@@ -250,11 +290,85 @@ package struct JSONParser {
             }
             guard digits(&self) > 0 else { throw self.error("invalid number") }
         }
+        // Up to 18 digits cannot overflow: computed in place (most numbers in a snapshot).
+        if isInteger, intDigits <= 18 {
+            var v: Int64 = 0
+            for k in intStart..<self.i { v = v &* 10 &+ Int64(self.bytes[k] &- UInt8(ascii: "0")) }
+            return .int(intStart > start ? -v : v)
+        }
         let text = String(decoding: self.bytes[start..<self.i], as: UTF8.self)
         if isInteger, let v = Int64(text) { return .int(v) }
         guard let d = Double(text), d.isFinite else {
             throw JSONParseError(reason: "number out of range", offset: start)
         }
         return .double(d)
+    }
+}
+
+/// Every field name the schemas define, found from key bytes without building a string.
+enum KnownKeys {
+    struct Name {
+        /// The first 8 bytes, as ``head(_:_:)`` reads them: most names differ there.
+        let head: UInt64
+        let bytes: [UInt8]
+        let name: String
+    }
+
+    /// Per byte length, the names of that length.
+    static let byLength: [[Name]] = {
+        var names = Set<String>()
+        func collect(_ fields: [FieldSpec]) {
+            for f in fields {
+                names.insert(f.name)
+                switch f.type {
+                case .record(let sub): collect(sub)
+                case .array(let e), .set(let e), .map(let e): collect([e])
+                default: break
+                }
+            }
+        }
+        for schema in EntityRegistry.all { collect(schema.fields) }
+        for plugin in PluginSchema.available.values { collect(plugin.config) }
+        names.insert("id")
+        names.remove("")
+        var table = [[Name]](repeating: [], count: 33)
+        for n in names.sorted() where n.utf8.count < table.count && n.utf8.allSatisfy({ $0 < 0x80 }) {
+            let bytes = Array(n.utf8)
+            let head = bytes.withUnsafeBufferPointer { Self.head($0, 0..<$0.count) }
+            table[bytes.count].append(Name(head: head, bytes: bytes, name: n))
+        }
+        return table
+    }()
+
+    /// The first (up to) 8 bytes of `bytes[range]`, byte k in bits 8k..<8k+8, zero-padded.
+    @inline(__always)
+    static func head(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> UInt64 {
+        let n = min(8, range.count)
+        guard let base = bytes.baseAddress else { return 0 }
+        if range.lowerBound + 8 <= bytes.count {
+            // One load when 8 bytes are there to read (the key's bytes and what follows), masked to the key's.
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + range.lowerBound).loadUnaligned(as: UInt64.self))
+            return n == 8 ? word : word & ((1 &<< (8 &* UInt64(n))) &- 1)
+        }
+        var v: UInt64 = 0
+        for k in 0..<n { v |= UInt64(base[range.lowerBound + k]) &<< (8 &* UInt64(k)) }
+        return v
+    }
+
+    /// The shared name spelled by `bytes[range]`, if any. `table` is ``byLength``.
+    @inline(__always)
+    static func lookup(_ table: [[Name]], _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String? {
+        guard range.count < table.count else { return nil }
+        let head = Self.head(bytes, range)
+        for c in table[range.count] where c.head == head {
+            if range.count <= 8 { return c.name }
+            var same = true
+            for k in 8..<range.count where c.bytes[k] != bytes[range.lowerBound + k] {
+                same = false
+                break
+            }
+            if same { return c.name }
+        }
+        return nil
     }
 }

@@ -44,6 +44,12 @@ package enum Typedefs {
     static func isValidUTF8Name(_ s: String) -> Bool {
         for u in s.unicodeScalars {
             if u.value >= 0x80 { continue }
+            // The only ASCII letters and numbers are these: decided without building a Character.
+            if (u >= "a" && u <= "z") || (u >= "A" && u <= "Z") || (u >= "0" && u <= "9") || u == "." || u == "-"
+                || u == "_" || u == "~"
+            {
+                continue
+            }
             let c = Character(u)
             if c.isLetter || c.isNumber || c == "." || c == "-" || c == "_" || c == "~" { continue }
             return false

@@ -18,7 +18,12 @@ package enum ConfigValidator {
         var out: [String] = []
         var ids: [String: Set<String>] = [:]
         for schema in EntityRegistry.all {
-            ids[schema.name] = Set(content[schema.name].compactMap { $0["id"]?.stringValue })
+            let entities = content[schema.name]
+            var set = Set<String>(minimumCapacity: entities.count)
+            for entity in entities {
+                if let id = entity["id"]?.stringValue { set.insert(id) }
+            }
+            ids[schema.name] = set
         }
         let known = ids
         let context = ValidationContext(trustedIPs: content.trustedIPs, now: now) { type, id in
@@ -27,12 +32,13 @@ package enum ConfigValidator {
         for schema in EntityRegistry.all {
             let freshIDs = fresh?[schema.name]
             let entities = content[schema.name]
+            let foreignKeys = schema.foreignKeys
             // Entities are checked independently: on every core for large configurations.
             let found = Parallel.map(entities.count, makeState: { () }) { _, i -> String? in
                 let entity = entities[i]
                 let id = entity["id"]?.stringValue ?? "?"
                 let unchanged = freshIDs.map { !$0.contains(id) } ?? false
-                return Self.check(entity, schema, unchanged: unchanged, context: context,
+                return Self.check(entity, schema, unchanged: unchanged, context: context, foreignKeys: foreignKeys,
                                   known: { known[$0]?.contains($1) ?? false }).map { "\(schema.name) \(id): \($0)" }
             }
             for problem in found {
@@ -102,8 +108,10 @@ package enum ConfigValidator {
     static let perEntityUniquenessLimit = 32
 
     /// One entity's problems, or nil.
+    ///
+    /// - Parameter foreignKeys: the schema's ``EntitySchema/foreignKeys``, when the caller has them already.
     static func check(_ entity: [String: JSON], _ schema: EntitySchema, unchanged: Bool, context: ValidationContext,
-                      known: @Sendable (String, String) -> Bool) -> String?
+                      foreignKeys: [ForeignKey]? = nil, known: @Sendable (String, String) -> Bool) -> String?
     {
         var fields = schema.fields
         if schema.name == EntitySchema.plugins.name {
@@ -115,13 +123,16 @@ package enum ConfigValidator {
         var all = ValidationErrors()
         if unchanged {
             if Self.contextDependent.contains(schema.name) { schema.check(entity, context, &all) }
+        } else if SchemaValidator.recordConforms(entity, fields: fields) {
+            // Canonical rows (what snapshots carry) pass every field check as they are: nothing is rebuilt.
+            schema.check(entity, context, &all)
         } else {
             let (result, errors) = SchemaValidator.processRecord(entity, fields: fields, coerceStrings: false)
             for (k, v) in errors { all.add(k, v) }
             if all.isEmpty { schema.check(result, context, &all) }
         }
         if !all.isEmpty { problems.append(all.lines.joined(separator: "; ")) }
-        for fk in schema.foreignKeys {
+        for fk in foreignKeys ?? schema.foreignKeys {
             guard let ref = entity[fk.field], !ref.isNull else { continue }
             guard let target = ref["id"]?.stringValue, known(fk.reference, target) else {
                 problems.append("\(fk.field) references a missing \(fk.reference) entity")

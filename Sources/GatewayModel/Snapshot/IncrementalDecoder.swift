@@ -121,7 +121,8 @@ package enum IncrementalDecoder {
                 }
                 var out: [StoredRow] = []
                 out.reserveCapacity(decoded.count)
-                var parsed = Set<String>()
+                // A whole snapshot parses every row: sized for all of them at once.
+                var parsed = Set<String>(minimumCapacity: index.isEmpty ? decoded.count : 0)
                 for (result, isNew) in decoded {
                     let row = try result.get()
                     if isNew { parsed.insert(row.row.id) }

@@ -15,7 +15,8 @@ package enum Parallel {
         _ count: Int, minimumPerChunk: Int = 2048, makeState: @Sendable () -> State,
         _ transform: @Sendable (inout State, Int) -> T
     ) -> [T] {
-        let chunks = min(Self.width, max(1, count / max(1, minimumPerChunk)))
+        // A few chunks per core: a core that falls behind (a busy machine) leaves its later chunks to the others.
+        let chunks = min(Self.width * 4, max(1, count / max(1, minimumPerChunk)))
         if chunks <= 1 {
             var state = makeState()
             return (0..<count).map { transform(&state, $0) }

@@ -3,21 +3,26 @@ import Foundation
 /// Kong ids: lowercase canonical UUID strings.
 package enum UUIDString {
     package static func isValid(_ s: String) -> Bool {
-        let u = Array(s.utf8)
-        guard u.count == 36 else { return false }
-        for (i, c) in u.enumerated() {
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                if c != UInt8(ascii: "-") { return false }
-            } else if !Self.isHex(c) {
-                return false
+        var s = s
+        // Native strings are contiguous UTF-8 (checked in place); others are made so first.
+        return s.withUTF8 { u in
+            guard u.count == 36 else { return false }
+            for i in 0..<36 {
+                let c = u[i]
+                if i == 8 || i == 13 || i == 18 || i == 23 {
+                    if c != UInt8(ascii: "-") { return false }
+                } else if !Self.isHex(c) {
+                    return false
+                }
             }
+            return true
         }
-        return true
     }
 
+    @inline(__always)
     private static func isHex(_ c: UInt8) -> Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(c)
-            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(c)
+        // 0-9, a-f, A-F (`c | 0x20` is a letter in a-f exactly when c is in a-f or A-F).
+        c &- UInt8(ascii: "0") < 10 || (c | 0x20) &- UInt8(ascii: "a") < 6
     }
 
     package static func random() -> String { UUID().uuidString.lowercased() }
