@@ -87,25 +87,10 @@ package struct TestPKI: Sendable {
 
     @discardableResult
     private static func run(_ arguments: [String]) throws(Failure) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["openssl"] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
         do {
-            try p.run()
+            return try OpenSSLCLI.run(arguments)
         } catch {
-            throw Failure(description: "cannot run openssl: \(error)")
+            throw Failure(description: error.description)
         }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw Failure(description: "openssl \(arguments.joined(separator: " ")) failed: "
-                + String(decoding: stderr, as: UTF8.self))
-        }
-        return String(decoding: stdout, as: UTF8.self)
     }
 }

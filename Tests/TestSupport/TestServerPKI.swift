@@ -51,18 +51,6 @@ package struct TestServerPKI: Sendable {
     }
 
     private static func openssl(_ arguments: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["openssl"] + arguments
-        let err = Pipe()
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = err
-        try p.run()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw TestPKI.Failure(description: "openssl \(arguments.joined(separator: " ")) failed: "
-                + String(decoding: stderr, as: UTF8.self))
-        }
+        try OpenSSLCLI.run(arguments)
     }
 }
