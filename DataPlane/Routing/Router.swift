@@ -73,15 +73,14 @@ package final class Router: Sendable {
             // Plain prefixes, longest first; within one prefix, candidates are already in rank order.
             let utf8 = normalized.utf8
             for length in bucket.paths.lengths where length.length <= utf8.count {
-                let end = utf8.index(utf8.startIndex, offsetBy: length.length)
-                let prefix = normalized[..<end]
-                guard let candidates = bucket.paths.plain.value(for: String(prefix)) else { continue }
+                guard let candidates = bucket.paths.plain.value(forPrefixOf: normalized, length: length.length)
+                else { continue }
+                let prefix = normalized[..<utf8.index(utf8.startIndex, offsetBy: length.length)]
                 candidates.withUnsafeBufferPointer { consider($0, matched: prefix) }
             }
             // Regexes are only tried on paths that start with their literal prefix.
             for length in bucket.paths.regexLengths where length.length <= utf8.count {
-                let key = String(normalized[..<utf8.index(utf8.startIndex, offsetBy: length.length)])
-                for c in bucket.paths.regex.value(for: key) ?? [] {
+                for c in bucket.paths.regex.value(forPrefixOf: normalized, length: length.length) ?? [] {
                     if let b = best, !c.precedes(b.rank, b.route) { break }
                     let regex = c.route.regexPaths[c.regex]
                     guard let bytes = utf8.withContiguousStorageIfAvailable({ regex.firstMatch(in: $0) }) ?? regex.firstMatch(in: normalized)

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A hash map from `String` keys made of small independent shards, so that a changed copy shares every shard it did
 /// not touch: a router built from another by changing a few routes copies a few small shards, not whole tables.
 ///
@@ -5,8 +11,9 @@
 /// directory of groups, one group and one shard, each small, whatever the number of keys. Each shard is an
 /// open-addressing table (linear probing, at most half full) with backward-shift deletion: there are no tombstones,
 /// so lookups do not slow down as keys come and go. A slot holds the hash, the key and the value together, so most
-/// lookups read one cache line of the shard. Hashes are `String.hashValue`, valid in this process only, which is
-/// all a router needs; keys compare as Swift strings (canonical equivalence), as `Dictionary` keys do.
+/// lookups read one cache line of the shard. Hashes are ``KeyHash`` of the key's UTF-8 bytes (seeded per process,
+/// which is all a router needs) and keys compare byte for byte, so a request's path prefix is looked up in place,
+/// without making a `String` of it (``value(forUTF8:)``).
 ///
 /// The shard count doubles when shards hold more than ``maxAverageShardCount`` keys on average: a rebuild of the
 /// whole table, amortised over the insertions that made it necessary.
@@ -74,7 +81,7 @@ struct ShardedTable<Value: Sendable>: Sendable {
             1 &<< (UInt64(truncatingIfNeeded: hash) &>> 58)
         }
 
-        func value(for key: String, hash: Int) -> Value? {
+        func value(forUTF8 key: UnsafeBufferPointer<UInt8>, hash: Int) -> Value? {
             if self.filter & Self.filterBit(hash) == 0 { return nil }
             return self.storage.withUnsafeMutablePointerToElements { slots in
                 let mask = Int(self.mask32)
@@ -82,7 +89,7 @@ struct ShardedTable<Value: Sendable>: Sendable {
                 while true {
                     let h = slots[i].hash
                     if h == 0 { return nil }
-                    if h == hash, slots[i].key == key { return slots[i].value }
+                    if h == hash, KeyHash.equal(slots[i].key, key) { return slots[i].value }
                     i = (i &+ 1) & mask
                 }
             }
@@ -96,7 +103,7 @@ struct ShardedTable<Value: Sendable>: Sendable {
             let (result, delta) = self.storage.withUnsafeMutablePointerToElements { slots -> (R, Int) in
                 var i = hash & mask
                 while slots[i].hash != 0 {
-                    if slots[i].hash == hash, slots[i].key == key {
+                    if slots[i].hash == hash, KeyHash.equal(slots[i].key, key) {
                         // Taken out of the slot so that `body` holds the only reference when no other table does.
                         var value = slots[i].value
                         slots[i].value = nil
@@ -302,8 +309,8 @@ struct ShardedTable<Value: Sendable>: Sendable {
     var isEmpty: Bool { self.count == 0 }
 
     private static func hash(_ key: String) -> Int {
-        let h = key.hashValue
-        return h == 0 ? 1 : h
+        var key = key
+        return key.withUTF8 { KeyHash.of($0) }
     }
 
     /// Shards take hash bits from bit 32 up, slots the low bits, shard filters the top 6 bits.
@@ -315,12 +322,30 @@ struct ShardedTable<Value: Sendable>: Sendable {
 
     func value(for key: String) -> Value? {
         if self.count == 0 { return nil }
-        let hash = Self.hash(key)
+        if let found = key.utf8.withContiguousStorageIfAvailable({ self.value(forUTF8: $0) }) { return found }
+        return Array(key.utf8).withUnsafeBufferPointer { self.value(forUTF8: $0) }
+    }
+
+    /// The value of the key made of the first `length` UTF-8 bytes of `text` (a request path's prefix), without
+    /// making a string of it.
+    func value(forPrefixOf text: String, length: Int) -> Value? {
+        if self.count == 0 { return nil }
+        let found = text.utf8.withContiguousStorageIfAvailable { bytes in
+            self.value(forUTF8: UnsafeBufferPointer(rebasing: bytes[..<min(length, bytes.count)]))
+        }
+        if let found { return found }
+        return Array(text.utf8.prefix(length)).withUnsafeBufferPointer { self.value(forUTF8: $0) }
+    }
+
+    /// The value of the key with these UTF-8 bytes.
+    func value(forUTF8 key: UnsafeBufferPointer<UInt8>) -> Value? {
+        if self.count == 0 { return nil }
+        let hash = KeyHash.of(key)
         if !self.bloom.mayContain(hash) { return nil }
         let (g, s) = self.location(hash)
         // Through buffers, the group and the shard are borrowed where they lie (no copies, no reference counting).
         return self.groups.withUnsafeBufferPointer { groups in
-            groups[g].withUnsafeBufferPointer { $0[s].value(for: key, hash: hash) }
+            groups[g].withUnsafeBufferPointer { $0[s].value(forUTF8: key, hash: hash) }
         }
     }
 
@@ -406,5 +431,41 @@ struct ShardedTable<Value: Sendable>: Sendable {
             for shard in group { shard.forEachSlot { slot, _ in bloom.insert(slot.hash) } }
         }
         self.bloom = bloom
+    }
+}
+
+/// How ``ShardedTable`` hashes and compares keys: by their UTF-8 bytes. FNV-1a from a per-process random seed, then
+/// a final mix so every bit depends on every byte (shards take the high bits, slots the low ones). Only the
+/// configuration puts keys in a table; requests only look up, so a request cannot lengthen a probe sequence.
+enum KeyHash {
+    private static let seed = UInt64.random(in: .min ... .max)
+
+    @inline(__always)
+    static func of(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325 ^ Self.seed
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        h ^= h &>> 33
+        h &*= 0xFF51_AFD7_ED55_8CCD
+        h ^= h &>> 33
+        h &*= 0xC4CE_B9FE_1A85_EC53
+        h ^= h &>> 33
+        let r = Int(truncatingIfNeeded: h)
+        return r == 0 ? 1 : r  // 0 marks an empty slot
+    }
+
+    @inline(__always)
+    static func equal(_ stored: String, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        if let same = stored.utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
+            guard bytes.count == key.count else { return false }
+            guard let a = bytes.baseAddress, let b = key.baseAddress else { return true }  // both empty
+            return memcmp(a, b, key.count) == 0
+        }) {
+            return same
+        }
+        return stored.utf8.elementsEqual(key)
+    }
+
+    static func equal(_ a: String, _ b: String) -> Bool {
+        a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
     }
 }
