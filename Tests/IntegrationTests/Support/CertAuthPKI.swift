@@ -1,0 +1,1 @@
+../../CertAuthTests/CertAuthPKI.swift
