@@ -52,9 +52,10 @@ package final class PluginChains: Sendable {
         var byRoute: [String: [PluginInstance]] = [:]
         var problems: [Problem] = []
         var reads: Set<String> = []
+        let snapshot = PluginSnapshot(content: content)
         for entity in content["plugins"] where entity["enabled"]?.boolValue ?? true {
             if let protocols = entity["protocols"]?.arrayValue, !protocols.contains(.string("http")) { continue }
-            let instance = PluginInstance(entity: entity, content: content, registry: registry)
+            let instance = PluginInstance(entity: entity, snapshot: snapshot, registry: registry)
             reads.formUnion(instance.reads)
             if let problem = instance.problem {
                 problems.append(Problem(pluginID: instance.id, name: instance.name, reason: problem))

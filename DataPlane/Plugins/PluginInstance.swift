@@ -46,8 +46,8 @@ final class PluginInstance: Sendable {
     /// The entity types besides `plugins` the compiled plugin depends on (``PluginFactory/reads``).
     let reads: Set<String>
 
-    /// Compiles `entity` with `registry`'s factory for its name, against the snapshot's `content`.
-    init(entity: [String: JSON], content: ConfigContent, registry: PluginRegistry) {
+    /// Compiles `entity` with `registry`'s factory for its name, against `snapshot`.
+    init(entity: [String: JSON], snapshot: PluginSnapshot, registry: PluginRegistry) {
         let name = entity["name"]?.stringValue ?? ""
         self.id = entity["id"]?.stringValue ?? ""
         self.name = name
@@ -67,7 +67,7 @@ final class PluginInstance: Sendable {
         self.priority = factory.priority
         self.reads = factory.reads
         do {
-            let plugin = try factory.make(entity["config"]?.objectValue ?? [:], content)
+            let plugin = try factory.make(entity["config"]?.objectValue ?? [:], snapshot)
             self.plugin = plugin
             self.phases = plugin.phases
             self.problem = nil

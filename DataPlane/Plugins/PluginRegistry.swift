@@ -4,7 +4,7 @@ package import GatewayModel
 /// ``GatewayPlugin``, once per snapshot, off the event loops.
 ///
 /// A plugin that needs more of the snapshot than its own config (an auth plugin's consumers and credentials, its
-/// CA certificates) reads it from the ``ConfigContent`` given to ``make`` and lists the entity types it reads in
+/// CA certificates) reads it from the ``PluginSnapshot`` given to ``make`` and lists the entity types it reads in
 /// ``reads``: a delta that touches one of them recompiles the chains (``PluginChains/reads``).
 package struct PluginFactory: Sendable {
     /// The plugin's name, as in the snapshot's plugin entities and the schema.
@@ -13,7 +13,7 @@ package struct PluginFactory: Sendable {
     package var priority: Int
     /// The entity types (besides `plugins`) the compiled plugin depends on.
     package var reads: Set<String>
-    package var make: @Sendable (_ config: [String: JSON], _ content: ConfigContent) throws -> any GatewayPlugin
+    package var make: @Sendable (_ config: [String: JSON], _ snapshot: PluginSnapshot) throws -> any GatewayPlugin
 
     /// A factory whose plugins depend on their own config only.
     package init(name: String, priority: Int,
@@ -27,7 +27,7 @@ package struct PluginFactory: Sendable {
 
     /// A factory whose plugins also read the snapshot's entities of the types in `reads` (and `_trusted_ips`).
     package init(name: String, priority: Int, reads: Set<String>,
-                 compile: @escaping @Sendable (_ config: [String: JSON], _ content: ConfigContent) throws
+                 compile: @escaping @Sendable (_ config: [String: JSON], _ snapshot: PluginSnapshot) throws
                      -> any GatewayPlugin)
     {
         self.name = name

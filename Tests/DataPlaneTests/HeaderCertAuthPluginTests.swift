@@ -22,8 +22,8 @@ import Testing
     static func registry(_ compiled: Compiled) -> PluginRegistry {
         let builtIn = HeaderCertAuthPlugin.factory
         return PluginRegistry([
-            PluginFactory(name: builtIn.name, priority: builtIn.priority, reads: builtIn.reads) { config, content in
-                let plugin = try HeaderCertAuthPlugin(config: config, content: content)
+            PluginFactory(name: builtIn.name, priority: builtIn.priority, reads: builtIn.reads) { config, snapshot in
+                let plugin = try HeaderCertAuthPlugin(config: config, snapshot: snapshot)
                 compiled.add(plugin)
                 return plugin
             },
@@ -276,5 +276,17 @@ import Testing
         #expect(try await Self.get(proxy.port, "/cached", bad).status == 401)
         #expect(plugin.stats.verifications == 2 && plugin.stats.cacheHits == 4, "\(plugin.stats)")
         await proxy.stop()
+    }
+
+    @Test("instances compiled from one snapshot share derived values: built once per key, failures not kept")
+    func snapshotMemo() throws {
+        let snapshot = PluginSnapshot(content: ConfigContent(entities: [:]))
+        var builds = 0
+        let first = snapshot.shared("k") { builds += 1; return "value" }
+        let second = snapshot.shared("k") { builds += 1; return "other" }
+        #expect(first == "value" && second == "value" && builds == 1)
+        struct Boom: Error {}
+        #expect(throws: Boom.self) { try snapshot.shared("bad") { () throws -> Int in throw Boom() } }
+        #expect(snapshot.shared("bad") { 7 } == 7)
     }
 }

@@ -1,13 +1,27 @@
 import GatewayModel
 
 /// The consumers and `header_cert_auth_credentials` of one snapshot, indexed for header-cert-auth's consumer
-/// matching (Kong's mtls-auth/header-cert-auth order). Built once per plugin instance per snapshot, off the event
-/// loops; per request only dictionary lookups.
+/// matching (Kong's mtls-auth/header-cert-auth order). Built once per snapshot, off the event loops, and shared by
+/// every header-cert-auth instance (``PluginSnapshot/shared(_:_:)``); per request only dictionary lookups.
 ///
 /// Kong caches these lookups for `cache_ttl` seconds (positive and negative) because it reads them from its
 /// database; here they come from the snapshot the request runs with, so they are never stale and `cache_ttl` has
 /// nothing to bound.
 struct ConsumerDirectory: Sendable {
+    /// A `consumer_by` field.
+    enum Field: Sendable {
+        case username
+        case customID
+
+        init?(_ name: String) {
+            switch name {
+            case "username": self = .username
+            case "custom_id": self = .customID
+            default: return nil
+            }
+        }
+    }
+
     /// What a certificate mapped to.
     struct Match: Sendable, Equatable {
         var consumer: PluginContext.Consumer
@@ -27,14 +41,8 @@ struct ConsumerDirectory: Sendable {
     private let bound: [BoundKey: Match]
     /// Mappings with `ca_certificate = null`: subject_name → credential.
     private let unbound: [String: Match]
-    /// `consumer_by`, in order: `true` = username, `false` = custom_id.
-    private let consumerBy: [Bool]
 
-    /// - Parameters:
-    ///   - content: the snapshot.
-    ///   - consumerBy: the plugin's `consumer_by` (`username`, `custom_id`), in order; empty disables matching by
-    ///     consumer fields.
-    init(content: ConfigContent, consumerBy: [String]) {
+    init(content: ConfigContent) {
         var byID: [String: PluginContext.Consumer] = [:]
         var byUsername: [String: PluginContext.Consumer] = [:]
         var byCustomID: [String: PluginContext.Consumer] = [:]
@@ -69,13 +77,6 @@ struct ConsumerDirectory: Sendable {
         self.byCustomID = byCustomID
         self.bound = bound
         self.unbound = unbound
-        self.consumerBy = consumerBy.compactMap { field in
-            switch field {
-            case "username": true
-            case "custom_id": false
-            default: nil
-            }
-        }
     }
 
     /// A consumer named by id or, failing that, username (Kong's `kong.client.load_consumer(value, true)`, used for
@@ -92,7 +93,8 @@ struct ConsumerDirectory: Sendable {
     /// - Parameters:
     ///   - names: ``CertAuth/CertificateIdentity/names``.
     ///   - issuerID: the `ca_certificates` id the verified path ends at.
-    func match(names: [String], issuerID: String?) -> Match? {
+    ///   - consumerBy: the plugin's `consumer_by`, in order; empty disables matching by consumer fields.
+    func match(names: [String], issuerID: String?, consumerBy: [Field]) -> Match? {
         if !self.bound.isEmpty || !self.unbound.isEmpty {
             for name in names {
                 if let issuerID, let match = self.bound[BoundKey(subject: name, caID: issuerID)] { return match }
@@ -100,8 +102,8 @@ struct ConsumerDirectory: Sendable {
             }
         }
         for name in names {
-            for byUsername in self.consumerBy {
-                if let consumer = byUsername ? self.byUsername[name] : self.byCustomID[name] {
+            for field in consumerBy {
+                if let consumer = field == .username ? self.byUsername[name] : self.byCustomID[name] {
                     return Match(consumer: consumer, credentialID: nil)
                 }
             }

@@ -8,8 +8,9 @@ import Synchronization
 /// Kong's `header-cert-auth` (priority 1009): authenticates a request by the client certificate (chain) an L7 load
 /// balancer forwards in a header, verifies it against the configured `ca_certificates` and maps it to a consumer.
 ///
-/// Per snapshot, off the event loops (``init(config:content:)``): the trust store, decoder, verifier and verdict
-/// cache, the consumer and credential indexes, the trusted sources and the pre-encoded answers. Per request
+/// Per snapshot, off the event loops (``init(config:snapshot:)``): the trust store (shared by the instances that
+/// trust the same CA list), decoder, verifier and verdict cache, the consumer and credential indexes (shared by all
+/// instances), the trusted sources and the pre-encoded answers. Per request
 /// (``access(_:)``): header lookups, one cache lookup (a SHA-256 of the header; OpenSSL only on a miss) and
 /// dictionary lookups. The access phase follows Kong's order (kong-reference §1.4) and outcome table (§1.5):
 ///
@@ -43,7 +44,7 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     package static let factory = PluginFactory(
         name: HeaderCertAuthPlugin.name, priority: 1009,
         reads: ["consumers", "header_cert_auth_credentials", "ca_certificates"],
-        compile: { config, content in try HeaderCertAuthPlugin(config: config, content: content) })
+        compile: { config, snapshot in try HeaderCertAuthPlugin(config: config, snapshot: snapshot) })
 
     enum RevocationMode: String, Sendable {
         case skip = "SKIP"
@@ -71,6 +72,7 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     /// `authenticated_group_by = DN` (else CN).
     let groupByDN: Bool
     let directory: ConsumerDirectory
+    let consumerBy: [ConsumerDirectory.Field]
     /// `default_consumer`, when set and found.
     let defaultConsumer: PluginContext.Consumer?
     let anonymous: Anonymous
@@ -83,11 +85,12 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     static let missingHeader = PluginResponse.message(.unauthorized, "No required TLS certificate header was sent")
     static let failedVerification = PluginResponse.message(.unauthorized, "TLS certificate failed verification")
 
-    /// Compiles one plugin entity's `config` (schema defaults filled) against the snapshot `content`.
+    /// Compiles one plugin entity's `config` (schema defaults filled) against `snapshot`.
     ///
     /// - Throws: ``PluginConfigError`` when a referenced CA certificate does not exist or cannot be used (the
     ///   instance then refuses its requests with 500, as Kong does), or a field has an unusable value.
-    package init(config: [String: JSON], content: ConfigContent) throws {
+    package init(config: [String: JSON], snapshot: PluginSnapshot) throws {
+        let content = snapshot.content
         guard let headerName = config["certificate_header_name"]?.stringValue, !headerName.isEmpty else {
             throw PluginConfigError("certificate_header_name is required")
         }
@@ -97,20 +100,24 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
             throw PluginConfigError("certificate_header_format '\(formatName)' is not supported")
         }
         let caIDs = (config["ca_certificates"]?.arrayValue ?? []).compactMap(\.stringValue)
-        var pems: [String: String] = [:]
-        for row in content["ca_certificates"] {
-            if let id = row["id"]?.stringValue, let pem = row["cert"]?.stringValue { pems[id] = pem }
+        let pems = snapshot.shared("header-cert-auth.ca-pems") {
+            var pems: [String: String] = [:]
+            for row in content["ca_certificates"] {
+                if let id = row["id"]?.stringValue, let pem = row["cert"]?.stringValue { pems[id] = pem }
+            }
+            return pems
         }
         var anchors: [(id: String?, pem: String)] = []
         for id in caIDs {
             guard let pem = pems[id] else { throw PluginConfigError("CA Certificate '\(id)' does not exist") }
             anchors.append((id: id, pem: pem))
         }
-        let store: TrustStore
-        do {
-            store = try TrustStore(caCertificates: anchors)
-        } catch {
-            throw PluginConfigError("ca_certificates cannot be loaded: \(error.message)")
+        let store = try snapshot.shared("header-cert-auth.trust-store:" + caIDs.joined(separator: ",")) {
+            do {
+                return try TrustStore(caCertificates: anchors)
+            } catch {
+                throw PluginConfigError("ca_certificates cannot be loaded: \(error)")
+            }
         }
         let options = ChainVerifier.Options(allowPartialChain: config["allow_partial_chain"]?.boolValue ?? false)
         // The verdict carries the (future) revocation status, which Kong caches for `cert_cache_ttl` (ms); the
@@ -132,8 +139,9 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
         self.skipConsumerLookup = config["skip_consumer_lookup"]?.boolValue ?? false
         self.groupByDN = config["authenticated_group_by"]?.stringValue == "DN"
 
-        let consumerBy = (config["consumer_by"]?.arrayValue ?? ["username", "custom_id"]).compactMap(\.stringValue)
-        let directory = ConsumerDirectory(content: content, consumerBy: consumerBy)
+        self.consumerBy = (config["consumer_by"]?.arrayValue ?? ["username", "custom_id"])
+            .compactMap { $0.stringValue.flatMap(ConsumerDirectory.Field.init) }
+        let directory = snapshot.shared("header-cert-auth.directory") { ConsumerDirectory(content: content) }
         self.directory = directory
         self.defaultConsumer = config["default_consumer"]?.stringValue.flatMap(directory.consumer(idOrUsername:))
         if let value = config["anonymous"]?.stringValue, !value.isEmpty {
@@ -220,7 +228,8 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
             self.log(context, outcome: "ok", detail: nil)
             return .proceed
         }
-        if let match = self.directory.match(names: identity.names, issuerID: certificate.issuer.id) {
+        if let match = self.directory.match(names: identity.names, issuerID: certificate.issuer.id,
+                                             consumerBy: self.consumerBy) {
             self.identify(context, match.consumer, credential: match.credentialID.map { PluginContext.Credential(id: $0) })
             self.log(context, outcome: "ok", detail: nil)
             return .proceed
