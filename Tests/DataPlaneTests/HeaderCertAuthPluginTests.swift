@@ -2,6 +2,7 @@ import DataPlane
 import GatewayModel
 import Synchronization
 import Testing
+import TestSupport
 
 /// header-cert-auth through real sockets: an in-process proxy in front of the python echo upstream, a PKI minted with
 /// the openssl CLI (``CertAuthPKI``, shared with the CertAuth tests), one route per plugin configuration.

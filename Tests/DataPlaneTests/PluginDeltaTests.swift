@@ -1,6 +1,7 @@
 import DataPlane
 import GatewayModel
 import Testing
+import TestSupport
 
 /// Plugin chains across deltas: kept when nothing they depend on changed, recompiled otherwise.
 @Suite struct PluginDeltaTests {

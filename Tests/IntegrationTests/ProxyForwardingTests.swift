@@ -1,6 +1,7 @@
 import Foundation
 import GatewayModel
 import Testing
+import TestSupport
 
 /// The data plane forwarding to a real upstream (scripts/echo-upstream.py) on loopback: paths, hosts and the
 /// headers Kong adds, removes or passes through.

@@ -230,7 +230,8 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
         }
         if let match = self.directory.match(names: identity.names, issuerID: certificate.issuer.id,
                                              consumerBy: self.consumerBy) {
-            self.identify(context, match.consumer, credential: match.credentialID.map { PluginContext.Credential(id: $0) })
+            let credential = match.credentialID.map { PluginContext.Credential(id: $0) }
+            self.identify(context, match.consumer, credential: credential)
             self.log(context, outcome: "ok", detail: nil)
             return .proceed
         }

@@ -1,1 +1,0 @@
-../../CertAuthTests/CertAuthPKI.swift
