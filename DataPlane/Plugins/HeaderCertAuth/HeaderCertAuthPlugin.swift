@@ -10,9 +10,8 @@ import Synchronization
 ///
 /// Per snapshot, off the event loops (``init(config:snapshot:)``): the trust store (shared by the instances that
 /// trust the same CA list), decoder, verifier and verdict cache, the consumer and credential indexes (shared by all
-/// instances), the trusted sources and the pre-encoded answers. Per request
-/// (``access(_:)``): header lookups, one cache lookup (a SHA-256 of the header; OpenSSL only on a miss) and
-/// dictionary lookups. The access phase follows Kong's order (kong-reference §1.4) and outcome table (§1.5):
+/// instances), the trusted sources and the pre-encoded answers. Per request (``access(_:)``): header lookups, one
+/// cache lookup (a SHA-256 of the header; OpenSSL only on a miss) and dictionary lookups. The access phase follows Kong's order (kong-reference §1.4) and outcome table (§1.5):
 ///
 /// | situation | answer |
 /// |---|---|
