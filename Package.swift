@@ -103,9 +103,10 @@ let package = Package(
                            .product(name: "NIOTestUtils", package: "swift-nio")],
             swiftSettings: settings
         ),
-        .testTarget(name: "CertAuthTests", dependencies: ["CertAuth", "GatewayModel", "TestSupport"], swiftSettings: settings),
-        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "GatewayModel", nioCore, nioPosix, nioHTTP1,
-                                                           logging, lifecycle], swiftSettings: settings),
+        .testTarget(name: "CertAuthTests", dependencies: ["CertAuth", "GatewayModel", "TestSupport"],
+                    swiftSettings: settings),
+        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "GatewayModel", "TestSupport", nioCore, nioPosix,
+                                                           nioHTTP1, logging, lifecycle], swiftSettings: settings),
         .testTarget(name: "IntegrationTests", dependencies: ["GatewayModel", "TestSupport"], swiftSettings: settings),
     ]
 )

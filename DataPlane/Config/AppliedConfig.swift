@@ -159,9 +159,11 @@ package enum SnapshotDecoder {
         // Services and plugins untouched: the proxy's service table carries over.
         let samePlugins = delta.upserts["plugins"] == nil && delta.deletes["plugins"] == nil
         let sameServices = delta.upserts["services"] == nil && delta.deletes["services"] == nil && samePlugins
-        // Plugin chains carry over unless a plugin changed or a route with its own chain moved (its service).
+        // Plugin chains carry over unless a plugin changed, a route with its own chain moved (its service), or an
+        // entity a compiled plugin reads changed (consumers, credentials, CA certificates).
         let chains = samePlugins
-            && previous.plugins.survives(upsertedRoutes: (delta.upserts["routes"] ?? []).map(\.rowID))
+            && previous.plugins.survives(upsertedRoutes: (delta.upserts["routes"] ?? []).map(\.rowID),
+                                         touched: Set(delta.upserts.keys).union(delta.deletes.keys))
             ? previous.plugins : PluginChains(content: decoded.content, registry: previous.plugins.registry)
         return AppliedConfig(version: version, hash: hash, decoded: decoded, router: router,
                              services: sameServices ? previous.services : nil, plugins: chains,

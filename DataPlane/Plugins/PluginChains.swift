@@ -35,6 +35,9 @@ package final class PluginChains: Sendable {
     let routes: [String: PluginChain]
     /// Instances this build cannot run, for the once-per-snapshot log.
     package let problems: [Problem]
+    /// The entity types besides `plugins` some compiled instance depends on (``PluginFactory/reads``): a delta
+    /// touching one of them recompiles the chains.
+    let reads: Set<String>
 
     package struct Problem: Sendable {
         package let pluginID: String
@@ -48,9 +51,12 @@ package final class PluginChains: Sendable {
         var byService: [String: [PluginInstance]] = [:]
         var byRoute: [String: [PluginInstance]] = [:]
         var problems: [Problem] = []
+        var reads: Set<String> = []
+        let snapshot = PluginSnapshot(content: content)
         for entity in content["plugins"] where entity["enabled"]?.boolValue ?? true {
             if let protocols = entity["protocols"]?.arrayValue, !protocols.contains(.string("http")) { continue }
-            let instance = PluginInstance(entity: entity, registry: registry)
+            let instance = PluginInstance(entity: entity, snapshot: snapshot, registry: registry)
+            reads.formUnion(instance.reads)
             if let problem = instance.problem {
                 problems.append(Problem(pluginID: instance.id, name: instance.name, reason: problem))
             }
@@ -63,6 +69,7 @@ package final class PluginChains: Sendable {
             }
         }
         self.problems = problems
+        self.reads = reads
         self.base = base.isEmpty ? .empty : PluginChain(candidates: base)
         var services: [String: PluginChain] = [:]
         for (service, instances) in byService {
@@ -104,9 +111,11 @@ package final class PluginChains: Sendable {
         return seen.count
     }
 
-    /// Whether these chains still hold after a delta that changed no plugin and upserted `routes`: a route-scoped
-    /// chain depends on its route's service.
-    func survives(upsertedRoutes routes: [String]) -> Bool {
-        self.routes.isEmpty || !routes.contains { self.routes[$0] != nil }
+    /// Whether these chains still hold after a delta that changed no plugin, upserted `routes` and touched the
+    /// entity types `touched`: a route-scoped chain depends on its route's service, and some plugins on other
+    /// entities (``reads``).
+    func survives(upsertedRoutes routes: [String], touched: some Sequence<String>) -> Bool {
+        guard self.reads.isEmpty || !touched.contains(where: self.reads.contains) else { return false }
+        return self.routes.isEmpty || !routes.contains { self.routes[$0] != nil }
     }
 }

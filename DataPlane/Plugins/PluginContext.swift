@@ -1,4 +1,5 @@
 package import GatewayModel
+package import Logging
 package import NIOCore
 package import NIOHTTP1
 
@@ -8,6 +9,8 @@ package import NIOHTTP1
 /// (not `Sendable`: capture it only in closures run on ``eventLoop``).
 package final class PluginContext {
     package let eventLoop: any EventLoop
+    /// The connection's logger: plugins log per request at trace/debug only.
+    package let logger: Logger
     /// The matched route, as compiled for this snapshot (its entity is ``CompiledRoute/entity``).
     package let route: CompiledRoute
     let service: UpstreamService
@@ -34,11 +37,12 @@ package final class PluginContext {
 
     package var serviceID: String { self.service.id }
 
-    init(eventLoop: any EventLoop, route: CompiledRoute, service: UpstreamService, peerAddress: String,
+    init(eventLoop: any EventLoop, logger: Logger, route: CompiledRoute, service: UpstreamService, peerAddress: String,
          peer: IPAddress?, trustedSource: Bool, method: HTTPMethod, path: Substring, query: Substring?,
          request: HTTPRequestHead)
     {
         self.eventLoop = eventLoop
+        self.logger = logger
         self.route = route
         self.service = service
         self.peerAddress = peerAddress

@@ -43,8 +43,11 @@ final class PluginInstance: Sendable {
     /// Why `plugin` is nil.
     let problem: String?
 
-    /// Compiles `entity` with `registry`'s factory for its name.
-    init(entity: [String: JSON], registry: PluginRegistry) {
+    /// The entity types besides `plugins` the compiled plugin depends on (``PluginFactory/reads``).
+    let reads: Set<String>
+
+    /// Compiles `entity` with `registry`'s factory for its name, against `snapshot`.
+    init(entity: [String: JSON], snapshot: PluginSnapshot, registry: PluginRegistry) {
         let name = entity["name"]?.stringValue ?? ""
         self.id = entity["id"]?.stringValue ?? ""
         self.name = name
@@ -57,12 +60,14 @@ final class PluginInstance: Sendable {
             self.priority = PluginSchema.available[name]?.priority ?? 0
             self.plugin = nil
             self.phases = []
+            self.reads = []
             self.problem = "this build has no runtime for plugin '\(name)'"
             return
         }
         self.priority = factory.priority
+        self.reads = factory.reads
         do {
-            let plugin = try factory.make(entity["config"]?.objectValue ?? [:])
+            let plugin = try factory.make(entity["config"]?.objectValue ?? [:], snapshot)
             self.plugin = plugin
             self.phases = plugin.phases
             self.problem = nil

@@ -2,19 +2,38 @@ package import GatewayModel
 
 /// Compiles one plugin entity's `config` (defaults already filled by the schema) into an immutable
 /// ``GatewayPlugin``, once per snapshot, off the event loops.
+///
+/// A plugin that needs more of the snapshot than its own config (an auth plugin's consumers and credentials, its
+/// CA certificates) reads it from the ``PluginSnapshot`` given to ``make`` and lists the entity types it reads in
+/// ``reads``: a delta that touches one of them recompiles the chains (``PluginChains/reads``).
 package struct PluginFactory: Sendable {
     /// The plugin's name, as in the snapshot's plugin entities and the schema.
     package var name: String
     /// Kong's static handler priority: higher runs earlier.
     package var priority: Int
-    package var make: @Sendable (_ config: [String: JSON]) throws -> any GatewayPlugin
+    /// The entity types (besides `plugins`) the compiled plugin depends on.
+    package var reads: Set<String>
+    package var make: @Sendable (_ config: [String: JSON], _ snapshot: PluginSnapshot) throws -> any GatewayPlugin
 
+    /// A factory whose plugins depend on their own config only.
     package init(name: String, priority: Int,
                  make: @escaping @Sendable (_ config: [String: JSON]) throws -> any GatewayPlugin)
     {
         self.name = name
         self.priority = priority
-        self.make = make
+        self.reads = []
+        self.make = { config, _ in try make(config) }
+    }
+
+    /// A factory whose plugins also read the snapshot's entities of the types in `reads` (and `_trusted_ips`).
+    package init(name: String, priority: Int, reads: Set<String>,
+                 compile: @escaping @Sendable (_ config: [String: JSON], _ snapshot: PluginSnapshot) throws
+                     -> any GatewayPlugin)
+    {
+        self.name = name
+        self.priority = priority
+        self.reads = reads
+        self.make = compile
     }
 }
 
@@ -38,5 +57,7 @@ package struct PluginRegistry: Sendable {
     package subscript(name: String) -> PluginFactory? { self.factories[name] }
 
     /// The registry the data plane runs with.
-    package static let builtIn = PluginRegistry([RequestTerminationPlugin.factory])
+    package static let builtIn = PluginRegistry([
+        RequestTerminationPlugin.factory, HeaderCertAuthPlugin.factory,
+    ])
 }

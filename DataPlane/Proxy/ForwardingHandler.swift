@@ -220,8 +220,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             return self.forward(upstreamHead, facts, buffered: [], requestEnded: false)
         }
         let pluginContext = PluginContext(
-            eventLoop: context.eventLoop, route: match.route, service: service, peerAddress: self.peerText,
-            peer: self.peer, trustedSource: client.trusted, method: head.method, path: path,
+            eventLoop: context.eventLoop, logger: self.logger, route: match.route, service: service,
+            peerAddress: self.peerText, peer: self.peer, trustedSource: client.trusted, method: head.method, path: path,
             query: queryStart.map { uri[$0...] }, request: upstreamHead)
         let run = PluginRun(chain: chain, context: pluginContext)
         self.plugins = run

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import CertAuth
+import TestSupport
 
 struct CertificateIdentityTests {
     let pki: CertAuthPKI

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import CertAuth
+import TestSupport
 
 struct ChainVerifierTests {
     let pki: CertAuthPKI

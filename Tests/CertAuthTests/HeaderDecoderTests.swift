@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import CertAuth
+import TestSupport
 
 struct HeaderDecoderTests {
     let pki: CertAuthPKI

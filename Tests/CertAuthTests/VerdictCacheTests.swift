@@ -1,6 +1,7 @@
 import Testing
 
 @testable import CertAuth
+import TestSupport
 
 struct VerdictCacheTests {
     let pki: CertAuthPKI

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayModel
 import Testing
+import TestSupport
 
 /// The data plane forwarding to a real upstream (scripts/echo-upstream.py) on loopback: paths, hosts and the
 /// headers Kong adds, removes or passes through.
@@ -121,22 +122,35 @@ struct ProxyForwardingTests {
         try await f.stop()
     }
 
-    @Test("a route covered by a plugin this build cannot run is refused (500), never forwarded unchecked; logged once")
-    func pluginRoutesRefused() async throws {
+    @Test("header-cert-auth in the data plane binary: examples/alb-mtls.yaml with a minted CA, ALB-style headers")
+    func headerCertAuth() async throws {
+        let pki = try CertAuthPKI.load()
         let f = try await ProxyFixture.start()
-        // alb-mtls.yaml: /mtls carries header-cert-auth (no runtime yet), /echo has no plugin; both go to
-        // 127.0.0.1:9000.
-        let yaml = try String(contentsOf: try Paths.example("alb-mtls.yaml"), encoding: .utf8)
+        // alb-mtls.yaml: /mtls carries header-cert-auth (CA by id, loopback as the trusted source, consumer
+        // `client.example.com`), /echo has no plugin. Its placeholder CA and upstream are swapped for ours.
+        var yaml = try String(contentsOf: try Paths.example("alb-mtls.yaml"), encoding: .utf8)
+        let begin = try #require(yaml.range(of: "      -----BEGIN CERTIFICATE-----"))
+        let end = try #require(yaml.range(of: "      -----END CERTIFICATE-----\n"))
+        let block = pki.root.pem.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n") + "\n"
+        yaml.replaceSubrange(begin.lowerBound..<end.upperBound, with: block)
+        yaml = yaml.replacingOccurrences(of: "http://127.0.0.1:9000", with: f.upstreamURL)
         try await f.cp.admin().expect(201, "POST", "/config", body: yaml, contentType: "application/yaml")
         try await f.sync()
-        for _ in 0..<2 {
-            let refused = try await ProxyCall.curl(f.dp.proxyURL + "/mtls")
-            #expect(refused.status == 500, "\(refused)")
-            #expect(refused.json == ["message": "An unexpected error occurred"])
-        }
-        #expect(try await ProxyCall.curl(f.dp.proxyURL + "/echo").status != 500)
-        // Once per snapshot (one worker), not per request.
-        #expect(f.dp.log.components(separatedBy: "plugin cannot run in this build").count == 2, "\(f.dp.log)")
+
+        let missing = try await ProxyCall.curl(f.dp.proxyURL + "/mtls")
+        #expect(missing.status == 401, "\(missing)")
+        #expect(missing.json == ["message": "No required TLS certificate header was sent"])
+        // ALB forwards leaf + intermediate; only the root is configured.
+        let chain = Encode.alb(pki.leaf.pem + pki.intermediate.pem)
+        let forged = ["-H", "X-Consumer-Username: admin"]
+        let ok = try await ProxyCall.curl(f.dp.proxyURL + "/mtls", ["-H", "X-Amzn-Mtls-Clientcert: \(chain)"] + forged)
+        #expect(ok.status == 200, "\(ok)")
+        #expect(ok.echoedHeaders["x-consumer-username"] == ["client.example.com"])
+        let unknown = try await ProxyCall.curl(
+            f.dp.proxyURL + "/mtls", ["-H", "X-Amzn-Mtls-Clientcert: \(Encode.alb(pki.otherLeaf.pem))"])
+        #expect(unknown.status == 401, "\(unknown)")
+        #expect(unknown.json == ["message": "TLS certificate failed verification"])
+        #expect(try await ProxyCall.curl(f.dp.proxyURL + "/echo").status == 200)
         try await f.stop()
     }
 

@@ -1,60 +1,59 @@
 import Foundation
-import TestSupport
 
-/// A client-certificate PKI minted once per test run with the `openssl` CLI (`openssl ca`, explicit dates).
+/// A client-certificate PKI (shared by the CertAuth, DataPlane and integration tests) minted once per test run with the `openssl` CLI (`openssl ca`, explicit dates).
 ///
 /// root → intermediate (pathlen 0) → client leaves of every kind the verifier must tell apart; an unrelated root
 /// with its own leaf. EC P-256 unless noted. All dates are relative to ``now`` (the mint time, whole seconds).
-struct CertAuthPKI: Sendable {
-    struct Cert: Sendable {
-        var pem: String
-        var der: [UInt8]
+package struct CertAuthPKI: Sendable {
+    package struct Cert: Sendable {
+        package var pem: String
+        package var der: [UInt8]
         /// `openssl x509 -serial`: uppercase hex.
-        var serial: String
+        package var serial: String
         /// `openssl dgst -sha256` of the DER.
-        var sha256: String
-        var notBefore: Int64
-        var notAfter: Int64
+        package var sha256: String
+        package var notBefore: Int64
+        package var notAfter: Int64
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
     }
 
-    static let day: Int64 = 86_400
+    package static let day: Int64 = 86_400
 
-    let now: Int64
-    let root: Cert
-    let intermediate: Cert
-    let otherRoot: Cert
+    package let now: Int64
+    package let root: Cert
+    package let intermediate: Cert
+    package let otherRoot: Cert
     /// Subject `/C=US/ST=CA/L=SF/O=KONG/OU=ENG/CN=kongclient`; SANs DNS, URI (SPIFFE), email, IPv4, IPv6;
     /// EKU clientAuth; valid from now−1d to now+365d.
-    let leaf: Cert
+    package let leaf: Cert
     /// No SAN; subject `/O=Acme/OU=first/OU=second/CN=cn-only.example`.
-    let cnOnly: Cert
+    package let cnOnly: Cert
     /// now−10d … now−1d.
-    let expired: Cert
+    package let expired: Cert
     /// now+1d … now+30d.
-    let future: Cert
+    package let future: Cert
     /// basicConstraints CA:TRUE with clientAuth.
-    let leafIsCA: Cert
+    package let leafIsCA: Cert
     /// EKU serverAuth only.
-    let serverOnly: Cert
+    package let serverOnly: Cert
     /// EKU anyExtendedKeyUsage only.
-    let anyEKU: Cert
+    package let anyEKU: Cert
     /// An empty EKU sequence.
-    let emptyEKU: Cert
+    package let emptyEKU: Cert
     /// No EKU extension at all.
-    let noEKU: Cert
+    package let noEKU: Cert
     /// Issued by ``otherRoot``.
-    let otherLeaf: Cert
+    package let otherLeaf: Cert
     /// RSA-1024 key, clientAuth.
-    let weakRSA: Cert
+    package let weakRSA: Cert
     /// A dNSName SAN with an embedded NUL (`evil\0.good`).
-    let nulSAN: Cert
+    package let nulSAN: Cert
 
-    static let shared: Result<CertAuthPKI, Failure> = Result { () throws(Failure) -> CertAuthPKI in try mint() }
-    static func load() throws -> CertAuthPKI { try self.shared.get() }
+    package static let shared: Result<CertAuthPKI, Failure> = Result { () throws(Failure) -> CertAuthPKI in try mint() }
+    package static func load() throws -> CertAuthPKI { try self.shared.get() }
 
     private static let config = """
         [ca]
@@ -256,14 +255,14 @@ struct CertAuthPKI: Sendable {
 }
 
 /// Header encodings as the load balancers produce them.
-enum Encode {
+package enum Encode {
     /// AWS ALB: RFC 3986 escaping except the "safe" `+ = /` (and unreserved), newline as `%0A`, space `%20`.
-    static func alb(_ pem: String) -> String { self.percent(pem, keep: "+=/") }
+    package static func alb(_ pem: String) -> String { self.percent(pem, keep: "+=/") }
 
     /// nginx `$ssl_client_escaped_cert` / Kong's fixtures: everything but unreserved characters escaped.
-    static func full(_ pem: String) -> String { self.percent(pem, keep: "") }
+    package static func full(_ pem: String) -> String { self.percent(pem, keep: "") }
 
-    static func percent(_ text: String, keep: String) -> String {
+    package static func percent(_ text: String, keep: String) -> String {
         let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
         let keep = Set(keep.utf8)
         var out = ""
@@ -277,5 +276,5 @@ enum Encode {
         return out
     }
 
-    static func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
+    package static func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 }

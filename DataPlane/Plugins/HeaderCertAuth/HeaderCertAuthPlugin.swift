@@ -1,0 +1,301 @@
+import CertAuth
+import Foundation
+package import GatewayModel
+import Logging
+import NIOHTTP1
+import Synchronization
+
+/// Kong's `header-cert-auth` (priority 1009): authenticates a request by the client certificate (chain) an L7 load
+/// balancer forwards in a header, verifies it against the configured `ca_certificates` and maps it to a consumer.
+///
+/// Per snapshot, off the event loops (``init(config:snapshot:)``): the trust store (shared by the instances that
+/// trust the same CA list), decoder, verifier and verdict cache, the consumer and credential indexes (shared by all
+/// instances), the trusted sources and the pre-encoded answers. Per request (``access(_:)``): header lookups, one
+/// cache lookup (a SHA-256 of the header; OpenSSL only on a miss) and dictionary lookups. The access phase follows Kong's order (kong-reference §1.4) and outcome table (§1.5):
+///
+/// | situation | answer |
+/// |---|---|
+/// | `anonymous` set and an earlier auth plugin identified the request | nothing done |
+/// | `secure_source` and the TCP peer outside the trusted sources | 401 "TLS certificate failed verification" |
+/// | header absent | 401 "No required TLS certificate header was sent" |
+/// | header repeated, or not decodable | 401 "TLS certificate failed verification" (Kong: 500 for garbage) |
+/// | chain untrusted, expired, incomplete | 401 "TLS certificate failed verification" |
+/// | `revocation_check_mode = STRICT` | 401 "TLS certificate failed verification" (no revocation checker yet) |
+/// | trusted, consumer matched | proxied with X-Consumer-* |
+/// | trusted, no match, `default_consumer` exists | proxied with X-Consumer-* and X-Client-Cert-DN/SAN |
+/// | trusted, no match, no usable default | 401 "TLS certificate failed verification" |
+/// | `skip_consumer_lookup` | proxied with X-Client-Cert-DN/SAN, no consumer |
+/// | any 401 above with `anonymous` set | proxied as the anonymous consumer, `X-Anonymous-Consumer: true` |
+/// | `anonymous` set but no such consumer | 500 "anonymous consumer X is configured but doesn't exist" |
+/// | a referenced CA certificate missing | the instance does not compile: its routes answer 500 |
+///
+/// The secure-source check uses the real TCP peer, never X-Forwarded-For or X-Real-IP. The certificate header is
+/// forwarded upstream unchanged (Kong does not document stripping it). Reasons for refusals are logged at debug
+/// with the metadata key `gw.cert.outcome`; the client never sees them.
+///
+/// **Revocation.** No OCSP/CRL fetcher exists yet, so nothing is checked, and nothing pretends to be:
+/// `SKIP` skips; `IGNORE_CA_ERROR` behaves as Kong does when neither OCSP nor CRL is reachable (treated as not
+/// revoked, logged at debug as `revocation: not_checked`); `STRICT` behaves as Kong does in that case too (treated
+/// as revoked): every certificate is refused with 401, logged as `verify_failed:revocation_unavailable`.
+package final class HeaderCertAuthPlugin: GatewayPlugin {
+    package static let name = "header-cert-auth"
+
+    package static let factory = PluginFactory(
+        name: HeaderCertAuthPlugin.name, priority: 1009,
+        reads: ["consumers", "header_cert_auth_credentials", "ca_certificates"],
+        compile: { config, snapshot in try HeaderCertAuthPlugin(config: config, snapshot: snapshot) })
+
+    enum RevocationMode: String, Sendable {
+        case skip = "SKIP"
+        case ignoreCAError = "IGNORE_CA_ERROR"
+        case strict = "STRICT"
+    }
+
+    /// The `anonymous` setting, resolved against the snapshot.
+    enum Anonymous: Sendable {
+        case notConfigured
+        case consumer(PluginContext.Consumer)
+        /// Configured, but no consumer has that id or username: 500 with this pre-encoded answer.
+        case missing(PluginResponse)
+    }
+
+    package let phases: PluginPhases = .access
+    /// Lowercased `certificate_header_name`.
+    package let headerName: String
+    let authenticator: HeaderCertificateAuthenticator
+    let secureSource: Bool
+    /// `trusted_sources`, else the gateway's `_trusted_ips`.
+    let trustedSources: [CIDR]
+    let revocation: RevocationMode
+    let skipConsumerLookup: Bool
+    /// `authenticated_group_by = DN` (else CN).
+    let groupByDN: Bool
+    let directory: ConsumerDirectory
+    let consumerBy: [ConsumerDirectory.Field]
+    /// `default_consumer`, when set and found.
+    let defaultConsumer: PluginContext.Consumer?
+    let anonymous: Anonymous
+
+    /// Chains verified with OpenSSL (cache misses) and verdicts served from the cache, since this instance was
+    /// compiled.
+    private let verifications = Atomic<Int>(0)
+    private let cacheHits = Atomic<Int>(0)
+
+    static let missingHeader = PluginResponse.message(.unauthorized, "No required TLS certificate header was sent")
+    static let failedVerification = PluginResponse.message(.unauthorized, "TLS certificate failed verification")
+
+    /// Compiles one plugin entity's `config` (schema defaults filled) against `snapshot`.
+    ///
+    /// - Throws: ``PluginConfigError`` when a referenced CA certificate does not exist or cannot be used (the
+    ///   instance then refuses its requests with 500, as Kong does), or a field has an unusable value.
+    package init(config: [String: JSON], snapshot: PluginSnapshot) throws {
+        let content = snapshot.content
+        guard let headerName = config["certificate_header_name"]?.stringValue, !headerName.isEmpty else {
+            throw PluginConfigError("certificate_header_name is required")
+        }
+        self.headerName = headerName.lowercased()
+        let formatName = config["certificate_header_format"]?.stringValue ?? ""
+        guard let format = CertificateHeaderFormat(rawValue: formatName) else {
+            throw PluginConfigError("certificate_header_format '\(formatName)' is not supported")
+        }
+        let caIDs = (config["ca_certificates"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let pems = snapshot.shared("header-cert-auth.ca-pems") {
+            var pems: [String: String] = [:]
+            for row in content["ca_certificates"] {
+                if let id = row["id"]?.stringValue, let pem = row["cert"]?.stringValue { pems[id] = pem }
+            }
+            return pems
+        }
+        var anchors: [(id: String?, pem: String)] = []
+        for id in caIDs {
+            guard let pem = pems[id] else { throw PluginConfigError("CA Certificate '\(id)' does not exist") }
+            anchors.append((id: id, pem: pem))
+        }
+        let store = try snapshot.shared("header-cert-auth.trust-store:" + caIDs.joined(separator: ",")) {
+            do {
+                return try TrustStore(caCertificates: anchors)
+            } catch {
+                throw PluginConfigError("ca_certificates cannot be loaded: \(error)")
+            }
+        }
+        let options = ChainVerifier.Options(allowPartialChain: config["allow_partial_chain"]?.boolValue ?? false)
+        // The verdict carries the (future) revocation status, which Kong caches for `cert_cache_ttl` (ms); the
+        // chain's own validity bounds each entry further (``Verdict/validUntil``). 0 disables the cache.
+        let certCacheTTL = max(0, config["cert_cache_ttl"]?.intValue ?? 60_000)
+        self.authenticator = HeaderCertificateAuthenticator(
+            decoder: HeaderDecoder(format: format), verifier: ChainVerifier(trustStore: store, options: options),
+            cache: VerdictCache(capacity: 10_000, ttl: (certCacheTTL + 999) / 1000))
+
+        self.secureSource = config["secure_source"]?.boolValue ?? true
+        let own = (config["trusted_sources"]?.arrayValue ?? []).compactMap(\.stringValue)
+        self.trustedSources = (own.isEmpty ? content.trustedIPs : own).compactMap(CIDR.parse)
+
+        let mode = config["revocation_check_mode"]?.stringValue ?? RevocationMode.ignoreCAError.rawValue
+        guard let revocation = RevocationMode(rawValue: mode) else {
+            throw PluginConfigError("revocation_check_mode '\(mode)' is not supported")
+        }
+        self.revocation = revocation
+        self.skipConsumerLookup = config["skip_consumer_lookup"]?.boolValue ?? false
+        self.groupByDN = config["authenticated_group_by"]?.stringValue == "DN"
+
+        self.consumerBy = (config["consumer_by"]?.arrayValue ?? ["username", "custom_id"])
+            .compactMap { $0.stringValue.flatMap(ConsumerDirectory.Field.init) }
+        let directory = snapshot.shared("header-cert-auth.directory") { ConsumerDirectory(content: content) }
+        self.directory = directory
+        self.defaultConsumer = config["default_consumer"]?.stringValue.flatMap(directory.consumer(idOrUsername:))
+        if let value = config["anonymous"]?.stringValue, !value.isEmpty {
+            if var consumer = directory.consumer(idOrUsername: value) {
+                consumer.anonymous = true
+                self.anonymous = .consumer(consumer)
+            } else {
+                self.anonymous = .missing(.message(
+                    .internalServerError, "anonymous consumer \(value) is configured but doesn't exist"))
+            }
+        } else {
+            self.anonymous = .notConfigured
+        }
+    }
+
+    /// Counters since this instance was compiled (tests, diagnostics).
+    package var stats: (verifications: Int, cacheHits: Int) {
+        (self.verifications.load(ordering: .relaxed), self.cacheHits.load(ordering: .relaxed))
+    }
+
+    package func access(_ context: PluginContext) -> AccessResult {
+        // Logical OR with an earlier auth plugin (Kong: `conf.anonymous and kong.client.get_credential()`).
+        if case .notConfigured = self.anonymous {} else if context.credential != nil { return .proceed }
+
+        if self.secureSource, !self.isTrustedSource(context.peer) {
+            return self.refuse(context, Self.failedVerification, outcome: "untrusted_source")
+        }
+        let values = context.request.headers[self.headerName]
+        guard let header = values.first else {
+            return self.refuse(context, Self.missingHeader, outcome: "missing_header")
+        }
+        guard values.count == 1 else {
+            return self.refuse(context, Self.failedVerification, outcome: "decode_failed:repeated_header")
+        }
+        var chain: String?
+        if self.authenticator.decoder.format == .rfc9440 {
+            let lines = context.request.headers["client-cert-chain"]
+            chain = lines.isEmpty ? nil : lines.joined(separator: ",")
+        }
+        let outcome = self.authenticator.authenticate(header: header, chain: chain,
+                                                      now: Int64(Date().timeIntervalSince1970))
+        switch outcome {
+        case .undecodable(let error):
+            return self.refuse(context, Self.failedVerification, outcome: error.metricLabel, detail: error.detail)
+        case .verdict(.rejected(let failure), let cached):
+            self.count(cached: cached)
+            return self.refuse(context, Self.failedVerification, outcome: failure.metricLabel,
+                               detail: failure.description)
+        case .verdict(.trusted(let certificate), let cached):
+            self.count(cached: cached)
+            return self.trusted(certificate, context)
+        }
+    }
+
+    private func count(cached: Bool) {
+        if cached {
+            self.cacheHits.add(1, ordering: .relaxed)
+        } else {
+            self.verifications.add(1, ordering: .relaxed)
+        }
+    }
+
+    private func isTrustedSource(_ peer: IPAddress?) -> Bool {
+        guard let peer else { return false }
+        return self.trustedSources.contains { $0.contains(peer) }
+    }
+
+    /// A verified chain: revocation policy, then `skip_consumer_lookup` or consumer matching.
+    private func trusted(_ certificate: VerifiedCertificate, _ context: PluginContext) -> AccessResult {
+        switch self.revocation {
+        case .skip, .ignoreCAError:
+            break
+        case .strict:
+            return self.refuse(context, Self.failedVerification, outcome: "verify_failed:revocation_unavailable",
+                               detail: "revocation_check_mode STRICT: this build has no OCSP/CRL checker")
+        }
+        let identity = certificate.identity
+        if self.skipConsumerLookup {
+            // Kong hands the group (CN or DN) to the ACL plugin; without a CN there is no group: a failure.
+            guard self.groupByDN || identity.commonName != nil else {
+                return self.refuse(context, Self.failedVerification, outcome: "no_common_name")
+            }
+            self.setCertificateHeaders(identity, &context.request.headers)
+            self.log(context, outcome: "ok", detail: nil)
+            return .proceed
+        }
+        if let match = self.directory.match(names: identity.names, issuerID: certificate.issuer.id,
+                                             consumerBy: self.consumerBy) {
+            let credential = match.credentialID.map { PluginContext.Credential(id: $0) }
+            self.identify(context, match.consumer, credential: credential)
+            self.log(context, outcome: "ok", detail: nil)
+            return .proceed
+        }
+        if let consumer = self.defaultConsumer {
+            self.identify(context, consumer, credential: nil)
+            self.setCertificateHeaders(identity, &context.request.headers)
+            self.log(context, outcome: "ok_default_consumer", detail: nil)
+            return .proceed
+        }
+        return self.refuse(context, Self.failedVerification, outcome: "consumer_not_found")
+    }
+
+    /// Any authentication failure: the anonymous consumer when configured, else `response`.
+    private func refuse(_ context: PluginContext, _ response: PluginResponse, outcome: String,
+                        detail: String? = nil) -> AccessResult
+    {
+        self.log(context, outcome: outcome, detail: detail)
+        switch self.anonymous {
+        case .notConfigured:
+            return .respond(response)
+        case .consumer(let consumer):
+            self.identify(context, consumer, credential: nil)
+            return .proceed
+        case .missing(let answer):
+            return .respond(answer)
+        }
+    }
+
+    /// Kong's `set_consumer`: the consumer headers, cleared where the consumer lacks the field.
+    private func identify(_ context: PluginContext, _ consumer: PluginContext.Consumer,
+                          credential: PluginContext.Credential?)
+    {
+        context.authenticate(consumer: consumer, credential: credential)
+        var headers = context.request.headers
+        headers.replaceOrAdd(name: "X-Consumer-ID", value: consumer.id)
+        if let customID = consumer.customID {
+            headers.replaceOrAdd(name: "X-Consumer-Custom-ID", value: customID)
+        } else {
+            headers.remove(name: "X-Consumer-Custom-ID")
+        }
+        if let username = consumer.username {
+            headers.replaceOrAdd(name: "X-Consumer-Username", value: username)
+        } else {
+            headers.remove(name: "X-Consumer-Username")
+        }
+        // The certificate credential has no identifier.
+        headers.remove(name: "X-Credential-Identifier")
+        if consumer.anonymous {
+            headers.replaceOrAdd(name: "X-Anonymous-Consumer", value: "true")
+        } else {
+            headers.remove(name: "X-Anonymous-Consumer")
+        }
+        context.request.headers = headers
+    }
+
+    private func setCertificateHeaders(_ identity: CertificateIdentity, _ headers: inout HTTPHeaders) {
+        headers.replaceOrAdd(name: "X-Client-Cert-DN", value: identity.subjectDN)
+        headers.replaceOrAdd(name: "X-Client-Cert-SAN", value: identity.sanHeaderValue)
+    }
+
+    private func log(_ context: PluginContext, outcome: String, detail: String?) {
+        context.logger.debug("header-cert-auth", metadata: [
+            "gw.route.id": "\(context.route.id)", "gw.cert.outcome": "\(outcome)",
+            "gw.cert.detail": "\(detail ?? "")",
+            "gw.cert.revocation": "\(self.revocation == .skip ? "skipped" : "not_checked")",
+        ])
+    }
+}
