@@ -1,4 +1,5 @@
 import COpenSSL
+import GatewayModel
 
 /// Owns one OpenSSL `X509*` and frees it when released.
 ///
@@ -91,13 +92,5 @@ enum OpenSSLValues {
     }
 
     /// Drains OpenSSL's (thread-local) error queue into one log line.
-    static func drainErrors() -> String {
-        var reasons: [String] = []
-        while true {
-            let code = ERR_get_error()
-            if code == 0 { break }
-            if let r = ERR_reason_error_string(code) { reasons.append(String(cString: r)) }
-        }
-        return reasons.joined(separator: "; ")
-    }
+    static func drainErrors() -> String { CertificateFacts.drainErrors() }
 }

@@ -61,7 +61,8 @@ package struct CertificateFacts: Sendable {
         return Int64(timegm(&tm))
     }
 
-    private static func drainErrors() -> String {
+    /// Drains OpenSSL's (thread-local) error queue into one line of reasons.
+    package static func drainErrors() -> String {
         var reasons: [String] = []
         while true {
             let code = ERR_get_error()
