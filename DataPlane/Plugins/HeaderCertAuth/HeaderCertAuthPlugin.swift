@@ -29,9 +29,10 @@ import Synchronization
 /// | `anonymous` set but no such consumer | 500 "anonymous consumer X is configured but doesn't exist" |
 /// | a referenced CA certificate missing | the instance does not compile: its routes answer 500 |
 ///
-/// The secure-source check uses the real TCP peer, never X-Forwarded-For or X-Real-IP. The certificate header is
-/// forwarded upstream unchanged (Kong does not document stripping it). Reasons for refusals are logged at debug
-/// with the metadata key `gw.cert.outcome`; the client never sees them.
+/// The secure-source check uses the real TCP peer, never X-Forwarded-For or X-Real-IP. A verified certificate
+/// header is forwarded upstream unchanged (Kong does not document stripping it); one that was not verified (the
+/// anonymous fallback) is removed, so an upstream never sees a certificate the gateway did not check. Reasons for
+/// refusals are logged at debug with the metadata key `gw.cert.outcome`; the client never sees them.
 ///
 /// **Revocation.** No OCSP/CRL fetcher exists yet, so nothing is checked, and nothing pretends to be:
 /// `SKIP` skips; `IGNORE_CA_ERROR` behaves as Kong does when neither OCSP nor CRL is reachable (treated as not
@@ -252,6 +253,10 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
         case .notConfigured:
             return .respond(response)
         case .consumer(let consumer):
+            // Proceeding without a verified certificate: the header that failed (or a forged one) does not go
+            // upstream, where a service reading it would take it for one the gateway checked.
+            context.request.headers.remove(name: self.headerName)
+            if self.authenticator.decoder.format == .rfc9440 { context.request.headers.remove(name: "client-cert-chain") }
             self.identify(context, consumer, credential: nil)
             return .proceed
         case .missing(let answer):
