@@ -11,7 +11,8 @@ import Synchronization
 /// Per snapshot, off the event loops (``init(config:snapshot:)``): the trust store (shared by the instances that
 /// trust the same CA list), decoder, verifier and verdict cache, the consumer and credential indexes (shared by all
 /// instances), the trusted sources and the pre-encoded answers. Per request (``access(_:)``): header lookups, one
-/// cache lookup (a SHA-256 of the header; OpenSSL only on a miss) and dictionary lookups. The access phase follows Kong's order (kong-reference §1.4) and outcome table (§1.5):
+/// cache lookup (a SHA-256 of the header; OpenSSL only on a miss) and dictionary lookups. The access phase
+/// follows Kong's order (kong-reference §1.4) and outcome table (§1.5):
 ///
 /// | situation | answer |
 /// |---|---|
@@ -256,7 +257,9 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
             // Proceeding without a verified certificate: the header that failed (or a forged one) does not go
             // upstream, where a service reading it would take it for one the gateway checked.
             context.request.headers.remove(name: self.headerName)
-            if self.authenticator.decoder.format == .rfc9440 { context.request.headers.remove(name: "client-cert-chain") }
+            if self.authenticator.decoder.format == .rfc9440 {
+                context.request.headers.remove(name: "client-cert-chain")
+            }
             self.identify(context, consumer, credential: nil)
             return .proceed
         case .missing(let answer):
