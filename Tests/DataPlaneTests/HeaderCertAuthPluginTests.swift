@@ -100,6 +100,38 @@ import TestSupport
         [(Self.header, Encode.alb(certs.map(\.pem).joined()))]
     }
 
+    @Test("RFC 9440 and Envoy XFCC headers: the chain verified, the consumer mapped, garbage refused")
+    func rfc9440AndXFCC() async throws {
+        let pki = try CertAuthPKI.load()
+        let echo = try await EchoUpstream.start()
+        var test = TestContent()
+        test.service("s1", port: echo.port)
+        test.route("rfc", path: "/rfc", service: "s1")
+        test.route("xfcc", path: "/xfcc", service: "s1")
+        test.plugin("rfc", "header-cert-auth", route: "rfc",
+                    config: Self.config(["certificate_header_format": "rfc9440"], header: "Client-Cert"))
+        test.plugin("xfcc", "header-cert-auth", route: "xfcc",
+                    config: Self.config(["certificate_header_format": "xfcc"], header: "X-Forwarded-Client-Cert"))
+        let proxy = try await ProxyHarness.start(Self.content(test, pki: pki), registry: .builtIn)
+
+        let leaf = ":\(Encode.base64(pki.leaf.der)):"
+        let chain = ":\(Encode.base64(pki.intermediate.der)):"
+        let rfc = try await Self.get(proxy.port, "/rfc", [("Client-Cert", leaf), ("Client-Cert-Chain", chain)])
+        #expect(rfc.status == 200, "\(rfc)")
+        #expect(try PluginPipelineTests.echoed(rfc)["x-consumer-username"] == ["alice"])
+        // Without the chain header the leaf cannot be tied to the trusted root.
+        #expect(try await Self.get(proxy.port, "/rfc", [("Client-Cert", leaf)]).status == 401)
+        #expect(try await Self.get(proxy.port, "/rfc", [("Client-Cert", "not-sf-binary")]).status == 401)
+
+        let xfccValue = "By=spiffe://mesh/gw;Cert=\"\(Encode.full(pki.leaf.pem))\";"
+            + "Chain=\"\(Encode.full(pki.leaf.pem + pki.intermediate.pem))\""
+        let xfcc = try await Self.get(proxy.port, "/xfcc", [("X-Forwarded-Client-Cert", xfccValue)])
+        #expect(xfcc.status == 200, "\(xfcc)")
+        #expect(try PluginPipelineTests.echoed(xfcc)["x-consumer-username"] == ["alice"])
+        let garbage = try await Self.get(proxy.port, "/xfcc", [("X-Forwarded-Client-Cert", "Cert=\"garbage\"")])
+        #expect(garbage.status == 401)
+    }
+
     @Test("valid chains map to consumers in Kong's order; the upstream sees verified identity headers only")
     func consumerMatching() async throws {
         let pki = try CertAuthPKI.load()

@@ -117,8 +117,8 @@ struct HeaderCertAuthSchemaTests {
     }
 
     @Test(arguments: [
-        ("certificate_header_format", "pem", "expected one of: base64_encoded, url_encoded"),
-        ("certificate_header_format", "URL_ENCODED", "expected one of: base64_encoded, url_encoded"),
+        ("certificate_header_format", "pem", "expected one of: base64_encoded, url_encoded, rfc9440, xfcc"),
+        ("certificate_header_format", "URL_ENCODED", "expected one of: base64_encoded, url_encoded, rfc9440, xfcc"),
         ("revocation_check_mode", "skip", "expected one of: SKIP, IGNORE_CA_ERROR, STRICT"),
         ("revocation_check_mode", "OCSP", "expected one of: SKIP, IGNORE_CA_ERROR, STRICT"),
         ("authenticated_group_by", "SAN", "expected one of: CN, DN"),
@@ -128,7 +128,7 @@ struct HeaderCertAuthSchemaTests {
     }
 
     @Test func enumsAcceptEveryAllowedValue() throws {
-        for f: JSON in ["base64_encoded", "url_encoded"] {
+        for f: JSON in ["base64_encoded", "url_encoded", "rfc9440", "xfcc"] {
             #expect(try self.config(["certificate_header_format": f])["certificate_header_format"] == f)
         }
         for m: JSON in ["SKIP", "IGNORE_CA_ERROR", "STRICT"] {

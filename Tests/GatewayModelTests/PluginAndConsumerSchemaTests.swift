@@ -156,7 +156,8 @@ struct PluginSchemaTests {
             return
         }
         #expect(e.message
-            == "schema violation (config.certificate_header_format: expected one of: base64_encoded, url_encoded)")
+            == "schema violation (config.certificate_header_format: expected one of: base64_encoded, url_encoded, "
+                + "rfc9440, xfcc)")
     }
 
     @Test func putReplacesConfigWithDefaults() throws {

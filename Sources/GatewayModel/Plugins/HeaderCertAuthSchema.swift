@@ -66,7 +66,8 @@ extension PluginSchema {
     )
 }
 
-/// The header encodings header-cert-auth decodes.
+/// The header encodings header-cert-auth decodes: Kong's two, plus RFC 9440 (`Client-Cert` with the chain in
+/// `Client-Cert-Chain`) and Envoy's `x-forwarded-client-cert`.
 package enum HeaderCertAuthFormats {
-    package static let all: [JSON] = ["base64_encoded", "url_encoded"]
+    package static let all: [JSON] = ["base64_encoded", "url_encoded", "rfc9440", "xfcc"]
 }
