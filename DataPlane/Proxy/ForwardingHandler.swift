@@ -53,6 +53,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var readPending = false
     private var peer: IPAddress?
     private var peerText = ""
+    /// Whether the peer is a trusted source under the service table it was last checked against: the peer does
+    /// not change on a connection, so the CIDR scan runs once per connection and snapshot, not per request.
+    /// The table is held (not just its identity) so a new table can never be mistaken for it at a reused address.
+    private var trustedUnder: (table: ServiceTable, trusted: Bool)?
     private var listenPort = 0
     /// `http` or `https`: the listener's scheme (X-Forwarded-Proto).
     private let scheme: String
@@ -208,7 +212,14 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
         var upstreamURI = match.upstreamPath(servicePath: service.path)
         if let queryStart { upstreamURI += uri[queryStart...] }
-        let client = ForwardedHeaders.Client(address: self.peerText, trusted: table.isTrusted(self.peer),
+        let trusted: Bool
+        if let known = self.trustedUnder, known.table === table {
+            trusted = known.trusted
+        } else {
+            trusted = table.isTrusted(self.peer)
+            self.trustedUnder = (table, trusted)
+        }
+        let client = ForwardedHeaders.Client(address: self.peerText, trusted: trusted,
                                              listenPort: self.listenPort, scheme: self.scheme)
         let (upstreamHead, expectContinue) = ForwardedHeaders.upstreamRequest(
             head, uri: upstreamURI, path: path, hostHeader: service.hostHeader,
