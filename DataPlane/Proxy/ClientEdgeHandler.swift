@@ -3,8 +3,14 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// The client side's limits and timeouts (``ClientLimits``), between NIO's HTTP server codec and the
+/// The client side's limits, timeouts and pipelining (``ClientLimits``), between NIO's HTTP server codec and the
 /// ``ForwardingHandler``. Confined to the connection's event loop.
+///
+/// Pipelining: the forwarder takes one request at a time. A request head that arrives while the previous response
+/// is still out is queued here with what follows it, and the connection's reads are held until that response has
+/// ended; then the queue is delivered in order. Reads are held only then: a client waiting for its response
+/// normally sends nothing, so the socket's read interest is not switched off and on around every request.
+/// A malformed pipelined request is answered (400/431) after the responses before it.
 ///
 /// Every refusal is an answer with Kong's JSON body, then the connection is closed; never a crash or a hang:
 /// - a head over ``ClientLimits/maxHeadSize`` or with more than ``ClientLimits/maxHeaders`` fields is stopped by
@@ -17,12 +23,15 @@ import NIOHTTP1
 ///   connection closes (its status is already out). The ``ForwardingHandler`` is removed first, which closes
 ///   its upstream connection.
 ///
-/// Timeouts, one timer per connection (nginx's names): waiting for the first byte of a request closes the
+/// Timeouts, one clock per connection (nginx's names): waiting for the first byte of a request closes the
 /// connection silently (`keepalive_timeout`, ``ClientLimits/idleTimeout``; ``ClientLimits/headTimeout`` on a new
 /// connection); a head not complete ``ClientLimits/headTimeout`` after its first byte gets 408
 /// (`client_header_timeout`); a body with no byte for ``ClientLimits/bodyTimeout`` while the proxy is reading it
 /// gets 408, or a close once the response started (`client_body_timeout`). A body the proxy is not reading (its
 /// upstream is not taking it) is not the client's delay: that wait is the upstream's write timeout.
+/// The clock is lazy: arming it only records a deadline; its one scheduled task (never further away than the
+/// shortest of the three timeouts, so a new deadline is never earlier than it) re-arms itself when it fires early.
+/// Nothing is scheduled or cancelled per request.
 ///
 /// After an answer the output side is shut and whatever the client still sends is read and dropped for
 /// ``ClientLimits/lingerTimeout`` (nginx's lingering close), so the close does not reset the connection before
@@ -61,15 +70,29 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A `read()` went towards the socket since the last read completed: the proxy wants the client's bytes.
     private var readRequested = false
     private var lastProgress = NIODeadline.now()
+    /// When the clock runs out (nil: stopped); see ``arm(_:)``.
+    private var deadline: NIODeadline?
+    /// The clock's scheduled task and when it fires.
     private var timer: Scheduled<Void>?
-    /// The probe before the decoder: a head timeout is raised through it (see ``timerFired(context:)``).
-    fileprivate weak var probe: BytesProbe?
-    /// The head timed out: the parse error raised for it is answered 408.
-    private var headTimedOut = false
+    private var timerAt = NIODeadline.distantFuture
+    /// The lingering close's timer.
+    private var lingerTimer: Scheduled<Void>?
+    /// How far ahead the clock's task is ever scheduled: the shortest timeout it runs.
+    private let tick: TimeAmount
+    /// Pipelined request parts (and a parse error of a pipelined request) waiting for the response in flight to end.
+    private var queued = CircularBuffer<Queued>()
+    /// Reads asked for while ``queued`` is not empty.
+    private var readHeld = false
+
+    private enum Queued {
+        case part(HTTPServerRequestPart)
+        case error(any Error)
+    }
 
     init(limits: ClientLimits, logger: Logger) {
         self.limits = limits
         self.logger = logger
+        self.tick = min(limits.idleTimeout, limits.headTimeout, limits.bodyTimeout)
     }
 
     /// NIO's decoder limits, set from the same values (a head over them is `headerOverflow`).
@@ -89,7 +112,7 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.cancelTimer()
+        self.stopTimers()
         self.context = nil
     }
 
@@ -99,7 +122,8 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.cancelTimer()
+        self.stopTimers()
+        self.queued.removeAll()
         context.fireChannelInactive()
     }
 
@@ -121,6 +145,17 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = Self.unwrapInboundIn(data)
+        if !self.queued.isEmpty || (self.exchangeOpen && self.request != .body && self.request != .refused) {
+            // A pipelined request while a response is out: it waits (and so do further reads).
+            if case .refused = self.request { return }
+            self.queued.append(.part(part))
+            return
+        }
+        self.process(part, context: context)
+    }
+
+    /// Takes one request part through the limits and on to the forwarder.
+    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch (self.request, part) {
         case (.refused, _):
             return
@@ -151,8 +186,35 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         default:
             break
         }
-        context.fireChannelRead(data)
+        context.fireChannelRead(Self.wrapInboundOut(part))
         if case .idle = self.request { self.waitForRequest() }
+    }
+
+    /// Delivers queued pipelined parts up to the next request head that must wait (a response is out again), then
+    /// lets reads go on once the queue is empty.
+    private func deliverQueued(context: ChannelHandlerContext) {
+        while let next = self.queued.first {
+            if case .refused = self.request {
+                self.queued.removeAll()
+                break
+            }
+            switch next {
+            case .part(.head) where self.exchangeOpen:
+                return
+            case .part(let part):
+                self.queued.removeFirst()
+                self.process(part, context: context)
+            case .error(let error):
+                if self.exchangeOpen { return }
+                self.queued.removeFirst()
+                self.handle(error, context: context)
+            }
+        }
+        if self.readHeld {
+            self.readHeld = false
+            self.readRequested = true
+            context.read()
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -177,12 +239,19 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if case .refused = self.request { return }  // the decoder's complaints about what follows an answer
-        guard let parserError = error as? HTTPParserError else {
-            context.fireErrorCaught(error)
+        if error is HTTPParserError,
+           !self.queued.isEmpty || (self.exchangeOpen && self.request != .body)
+        {
+            // A malformed pipelined request: answered once the responses before it are out.
+            self.queued.append(.error(error))
             return
         }
-        if self.headTimedOut {
-            self.refuse(.requestTimeout, EdgeAnswers.requestTimeout, context: context)
+        self.handle(error, context: context)
+    }
+
+    private func handle(_ error: any Error, context: ChannelHandlerContext) {
+        guard let parserError = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
             return
         }
         self.logger.debug("client request malformed", metadata: ["error": "\(parserError)"])
@@ -196,6 +265,11 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Outbound
 
     func read(context: ChannelHandlerContext) {
+        if !self.queued.isEmpty {
+            // Pipelined requests wait: nothing more is read until they have been delivered.
+            self.readHeld = true
+            return
+        }
         // Reads resumed after the proxy held them: the client's clock restarts now.
         if !self.readRequested, case .body = self.request { self.lastProgress = .now() }
         self.readRequested = true
@@ -213,12 +287,15 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             self.responseOpen = false
             self.exchangeOpen = false
+            context.write(data, promise: promise)
             switch self.request {
             case .idle: self.waitForRequest()
             // A pipelined head was arriving while this response was out: its time starts now.
             case .head: self.arm(.now() + self.limits.headTimeout)
             case .body, .refused: break
             }
+            if !self.queued.isEmpty || self.readHeld { self.deliverQueued(context: context) }
+            return
         default:
             break
         }
@@ -230,7 +307,8 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func refuse(_ status: HTTPResponseStatus, _ body: [UInt8], context: ChannelHandlerContext) {
         let wasBody = self.request == .body
         self.request = .refused
-        self.cancelTimer()
+        self.queued.removeAll()
+        self.stopTimers()
         if self.exchangeOpen {
             // The request went on: stop it (the forwarder closes its upstream connection when removed).
             context.pipeline.syncOperations.removeHandler(name: Self.forwarderName, promise: nil)
@@ -263,7 +341,7 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let shut = context.eventLoop.makePromise(of: Void.self)
         context.close(mode: .output, promise: shut)
         shut.futureResult.assumeIsolated().whenFailure { _ in context.close(promise: nil) }
-        self.timer = context.eventLoop.assumeIsolated().scheduleTask(in: self.limits.lingerTimeout) {
+        self.lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.limits.lingerTimeout) {
             context.close(promise: nil)
         }
     }
@@ -280,18 +358,47 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Sets the clock to run out at `deadline`. Only the deadline is recorded when the scheduled task fires no
+    /// later than it (the task re-arms itself for what is left), which is always the case for the proxy's own
+    /// timeouts: the task is never scheduled further than ``tick`` ahead.
     private func arm(_ deadline: NIODeadline) {
-        self.timer?.cancel()
-        guard let context = self.context else { return }
-        self.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+        self.deadline = deadline
+        if self.timer != nil {
+            if self.timerAt <= deadline { return }
+            self.timer?.cancel()
             self.timer = nil
-            self.timerFired(context: context)
+        }
+        self.schedule(min(deadline, .now() + self.tick))
+    }
+
+    private func schedule(_ at: NIODeadline) {
+        guard let context = self.context else { return }
+        self.timerAt = at
+        self.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: at) {
+            self.timer = nil
+            guard let deadline = self.deadline else { return }
+            let now = NIODeadline.now()
+            if deadline > now {
+                self.schedule(min(deadline, now + self.tick))
+            } else {
+                self.deadline = nil
+                self.timerFired(context: context)
+            }
         }
     }
 
+    /// Stops the clock (its task, if any, finds nothing to do when it fires).
     private func cancelTimer() {
+        self.deadline = nil
+    }
+
+    /// Cancels every scheduled task: the connection is done with.
+    private func stopTimers() {
+        self.deadline = nil
         self.timer?.cancel()
         self.timer = nil
+        self.lingerTimer?.cancel()
+        self.lingerTimer = nil
     }
 
     private func timerFired(context: ChannelHandlerContext) {
@@ -303,14 +410,7 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .head:
             guard !self.exchangeOpen else { return }
             self.logger.debug("client head timed out", metadata: ["timeout": "\(self.limits.headTimeout)"])
-            // NIO's pipelining handler takes a response only once it has seen a request or a parse error: the
-            // timeout goes through it as a parse error (raised where the decoder would), answered 408 above.
-            self.headTimedOut = true
-            if let probe = self.probe {
-                probe.raise(HTTPParserError.invalidEOFState)
-            } else {
-                context.close(promise: nil)
-            }
+            self.refuse(.requestTimeout, EdgeAnswers.requestTimeout, context: context)
         case .body:
             let now = NIODeadline.now()
             // Reads held back by the proxy (its upstream is not taking the body): the client is not late.
@@ -336,18 +436,10 @@ extension ClientEdgeHandler {
         typealias InboundOut = ByteBuffer
 
         private weak var edge: ClientEdgeHandler?
-        private var context: ChannelHandlerContext?
 
         init(_ edge: ClientEdgeHandler) {
             self.edge = edge
-            edge.probe = self
         }
-
-        func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-        func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
-
-        /// Sends `error` down the pipeline from here, as if the decoder had raised it.
-        func raise(_ error: any Error) { self.context?.fireErrorCaught(error) }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             if Self.unwrapInboundIn(data).readableBytes > 0 { self.edge?.bytesArrived() }

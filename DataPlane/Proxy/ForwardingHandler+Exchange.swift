@@ -27,7 +27,6 @@ extension ForwardingHandler {
         var continueSent = false
         var upstreamKeepAlive = false
         var lastRead = NIODeadline.now()
-        var readTimer: Scheduled<Void>?
         var writeTimer: Scheduled<Void>?
 
         init(service: UpstreamService, keepAlive: Bool, version: HTTPVersion, expectContinue: Bool,
@@ -42,9 +41,8 @@ extension ForwardingHandler {
             self.attemptsLeft = service.retries
         }
 
+        /// The read timeout is the handler's (``ForwardingHandler/watchReads(until:)``): it ends with the phase.
         func cancelTimers() {
-            self.readTimer?.cancel()
-            self.readTimer = nil
             self.writeTimer?.cancel()
             self.writeTimer = nil
         }

@@ -6,8 +6,8 @@ import NIOPosix
 
 /// Proxies each request of one client connection to its route's service. Confined to the connection's event loop.
 ///
-/// One request at a time: NIO's `HTTPServerPipelineHandler` (before this handler) holds pipelined requests back
-/// until the response in flight has ended. The request takes the ``AppliedConfig`` current at its head and keeps it.
+/// One request at a time: the ``ClientEdgeHandler`` (before this handler) holds pipelined requests back until the
+/// response in flight has ended. The request takes the ``AppliedConfig`` current at its head and keeps it.
 ///
 /// Streaming with backpressure both ways, as a pair of glue handlers: request parts are written upstream as they
 /// arrive and this connection's `read()`s are held while the upstream channel is not writable (or not connected
@@ -58,6 +58,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     /// The table is held (not just its identity) so a new table can never be mistaken for it at a reused address.
     private var trustedUnder: (table: ServiceTable, trusted: Bool)?
     private var listenPort = 0
+    /// The upstream read timeout's one scheduled task (see ``watchReads(until:)``) and when it fires.
+    private var readTimer: Scheduled<Void>?
+    private var readTimerAt = NIODeadline.distantFuture
     /// `http` or `https`: the listener's scheme (X-Forwarded-Proto).
     private let scheme: String
 
@@ -245,7 +248,17 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     {
         switch step {
         case .proceed:
-            self.forward(run.context.request, facts, buffered: pending?.buffered ?? [],
+            let request = run.context.request
+            let invalid = HeaderValidity.invalidFields(request.headers)
+            guard invalid.isEmpty, HeaderValidity.isRequestTarget(request.uri) else {
+                // A plugin made the request unsendable (a header value with a line break, say): Kong's answer
+                // for a plugin failure, never a request with injected lines.
+                self.logger.error("a plugin left the upstream request unsendable", metadata: [
+                    "gw.route.id": "\(run.context.route.id)", "http.headers.invalid": "\(invalid)",
+                ])
+                return self.continueAccess(.respond(PluginRun.failure), run, facts, pending: pending)
+            }
+            self.forward(request, facts, buffered: pending?.buffered ?? [],
                          requestEnded: pending?.requestEnded ?? false)
         case .respond(let response):
             self.phase = .idle
@@ -363,19 +376,28 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private func requestSent(_ ex: Exchange) {
         ex.requestSent = true
         ex.lastRead = .now()
-        self.scheduleReadTimer(ex, at: ex.lastRead + ex.service.readTimeout)
+        self.watchReads(until: ex.lastRead + ex.service.readTimeout)
     }
 
-    private func scheduleReadTimer(_ ex: Exchange, at deadline: NIODeadline) {
+    /// The read timeout of the exchange in flight, lazily: reads only record their time, and one task per
+    /// connection (not per request) checks the exchange current when it fires, re-arming itself for what is left.
+    /// It is rescheduled only when a deadline is earlier than the task (a service with a shorter timeout).
+    private func watchReads(until deadline: NIODeadline) {
+        if self.readTimer != nil {
+            if self.readTimerAt <= deadline { return }
+            self.readTimer?.cancel()
+            self.readTimer = nil
+        }
         guard let context = self.context else { return }
-        ex.readTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            guard case .forwarding(let current) = self.phase, current === ex else { return }
+        self.readTimerAt = deadline
+        self.readTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.readTimer = nil
+            guard case .forwarding(let ex) = self.phase, ex.requestSent else { return }
             // A response held back by a slow client is not the upstream's delay: the clock restarts.
             if ex.connection?.readsArePaused == true { ex.lastRead = .now() }
-            // One timer per request, pushed forward lazily: reads only record their time.
             let due = ex.lastRead + ex.service.readTimeout
             if due > .now() {
-                self.scheduleReadTimer(ex, at: due)
+                self.watchReads(until: due)
             } else {
                 self.logger.debug("upstream read timed out", metadata: ["gw.service.id": "\(ex.service.id)"])
                 self.fail(ex, timedOut: true)
@@ -399,7 +421,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 ex.keepAlive = false
             }
             var response = ForwardedHeaders.downstreamResponse(head, version: ex.version, keepAlive: ex.keepAlive)
-            self.plugins?.headerFilter(&response)
+            if let plugins = self.plugins {
+                plugins.headerFilter(&response)
+                self.dropInvalidHeaders(&response, plugins)
+            }
             context.write(Self.wrapOutboundOut(.head(response)), promise: nil)
         case .body(let buffer):
             context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
@@ -501,6 +526,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     /// The client connection is gone (or this handler removed): the upstream connection cannot be reused.
     private func abandon() {
+        self.readTimer?.cancel()
+        self.readTimer = nil
         if case .forwarding(let ex) = self.phase {
             ex.cancelTimers()
             ex.connection?.close()
@@ -536,7 +563,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             }
         }
         var responseHead = HTTPResponseHead(version: version, status: status, headers: headers)
-        run?.headerFilter(&responseHead)
+        if let run {
+            run.headerFilter(&responseHead)
+            self.dropInvalidHeaders(&responseHead, run)
+        }
         context.write(Self.wrapOutboundOut(.head(responseHead)), promise: nil)
         if !head {
             context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))),
@@ -546,6 +576,15 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             if !keepAlive { context.close(promise: nil) }
         }
         run?.log(run?.exitPlugin.map { .exited(plugin: $0) } ?? .answered)
+    }
+
+    /// Removes the response fields a plugin made unsendable (logged: it is a configuration or plugin problem).
+    private func dropInvalidHeaders(_ head: inout HTTPResponseHead, _ run: PluginRun) {
+        let dropped = HeaderValidity.removeInvalid(&head.headers)
+        guard !dropped.isEmpty else { return }
+        self.logger.error("response header fields set by a plugin could not be sent: dropped", metadata: [
+            "gw.route.id": "\(run.context.route.id)", "http.headers.invalid": "\(dropped)",
+        ])
     }
 
     private static func isTimeout(_ error: any Error) -> Bool {

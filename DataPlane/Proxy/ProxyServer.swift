@@ -85,8 +85,12 @@ package final class ProxyServer: Service, Sendable {
                         if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
                         let edge = ClientEdgeHandler(limits: limits, logger: logger)
                         try pipeline.addHandler(ClientEdgeHandler.BytesProbe(edge))
+                        // No pipelining handler (the edge queues pipelined requests itself, without switching
+                        // the socket's read interest per request) and no outbound header validation: every header
+                        // written was parsed by a decoder or checked where a plugin set it (``HeaderValidity``).
                         try pipeline.configureHTTPServerPipeline(
-                            withErrorHandling: false, withEncoderConfiguration: .init(),
+                            withPipeliningAssistance: false, withErrorHandling: false,
+                            withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
                             withDecoderLimitConfiguration: ClientEdgeHandler.decoderLimits(limits))
                         try pipeline.addHandler(edge)
                         try pipeline.addHandler(

@@ -39,8 +39,7 @@ final class UpstreamPool {
     /// An idle connection to `key`, now leased to the caller, or nil.
     func lease(_ key: Key) -> UpstreamConnection? {
         while let connection = self.idle[key]?.popLast() {
-            connection.idleTimer?.cancel()
-            connection.idleTimer = nil
+            connection.idleSince = nil
             if connection.isActive { return connection }
         }
         return nil
@@ -67,7 +66,9 @@ final class UpstreamPool {
                             NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
                     }
                     // Informational responses are dropped: the proxy answers `Expect: 100-continue` itself.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                    // Headers are checked where a plugin sets them (``HeaderValidity``); the rest were parsed.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        leftOverBytesStrategy: .fireError, enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key))
                 }
             }
@@ -107,8 +108,27 @@ final class UpstreamPool {
             return
         }
         self.idle[connection.key, default: []].append(connection)
-        connection.idleTimer = self.eventLoop.assumeIsolated().scheduleTask(in: Self.idleTimeout) { [weak connection] in
-            connection?.close()
+        let now = NIODeadline.now()
+        connection.idleSince = now
+        if connection.idleTimer == nil { self.watchIdle(connection, until: now + Self.idleTimeout) }
+    }
+
+    /// The idle timeout, lazily: leasing and releasing only record when the connection became idle; the one task
+    /// per connection closes it once it has been idle for ``idleTimeout``, re-arms itself for what is left, or
+    /// stops while the connection is leased (its next release starts it again). Nothing is scheduled or cancelled
+    /// per request.
+    private func watchIdle(_ connection: UpstreamConnection, until deadline: NIODeadline) {
+        connection.idleTimer = self.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            [weak self, weak connection] in
+            guard let self, let connection else { return }
+            connection.idleTimer = nil
+            guard let since = connection.idleSince else { return }
+            let due = since + Self.idleTimeout
+            if due <= .now() {
+                connection.close()
+            } else {
+                self.watchIdle(connection, until: due)
+            }
         }
     }
 
@@ -144,6 +164,8 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     var delegate: (any UpstreamDelegate)?
     var requestsServed = 0
     var idleTimer: Scheduled<Void>?
+    /// When the connection went back to the pool; nil while leased.
+    var idleSince: NIODeadline?
     private var context: ChannelHandlerContext?
     private var readsPaused = false
     private var readPending = false

@@ -298,6 +298,34 @@ import Glibc
     }
 }
 
+extension PluginPipelineTests {
+    @Test("a header a plugin made unsendable: the request is refused (500) before going upstream, a response field dropped")
+    func unsendableHeadersFromPlugins() async throws {
+        let echo = try await EchoUpstream.start()
+        var content = TestContent()
+        content.service("s1", port: echo.port)
+        content.route("t", path: "/t", service: "s1")
+        content.plugin("taint", "taint")
+        let proxy = try await ProxyHarness.start(content.content, registry: TestPlugins.registry(Journal()))
+        let clean = try await Self.get(proxy.port, "/t")
+        #expect(clean.status == 200, "\(clean)")
+        let before = try await echo.requests()
+
+        let request = try await Self.get(proxy.port, "/t", headers: [("X-Taint", "request")])
+        #expect(request.status == 500, "\(request)")
+        #expect(request.text == #"{"message":"An unexpected error occurred"}"#)
+        #expect(try await echo.requests() == before, "nothing may reach the upstream")
+
+        let response = try await Self.get(proxy.port, "/t", headers: [("X-Taint", "response")])
+        #expect(response.status == 200, "\(response)")
+        #expect(response.header("x-fine") == "ok")
+        #expect(response.header("x-injected") == nil)
+        #expect(response.header("x-evil") == nil)
+        #expect(response.header("bad name") == nil)
+        await proxy.stop()
+    }
+}
+
 /// A port nothing listens on: bound by the OS, then closed.
 func closedPort() throws -> Int {
     let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

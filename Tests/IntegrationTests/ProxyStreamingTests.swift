@@ -219,6 +219,24 @@ struct ProxyStreamingTests {
         let order = ["i=1", "i=2", "i=3"].compactMap { raw.stdout.range(of: $0)?.lowerBound }
         #expect(order.count == 3 && order == order.sorted(), "\(raw.stdout)")
 
+        // A malformed request pipelined behind a good one: the good one is answered first, then the 400.
+        let bad = """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=15)
+            s.sendall(b"GET /p?i=1 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /p HTTP/1.1\\r\\nNo colon here\\r\\n\\r\\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk: break
+                data += chunk
+            sys.stdout.write(data.decode("latin-1"))
+            """
+        let answered = try await Subprocess.run(URL(fileURLWithPath: "/usr/bin/python3"),
+                                                ["-c", bad, "\(f.dp.proxyPort)"], timeout: .seconds(30))
+        let ok = answered.stdout.range(of: "HTTP/1.1 200 OK")
+        let refused = answered.stdout.range(of: "HTTP/1.1 400 Bad Request")
+        #expect(ok.map { o in refused.map { o.lowerBound < $0.lowerBound } ?? false } ?? false, "\(answered.stdout)")
+
         // A slow request starts; its route and service are deleted meanwhile; it still completes.
         async let slow = ProxyCall.curl(f.dp.proxyURL + "/p?mode=slow&ms=1500")
         try await Task.sleep(for: .milliseconds(300))

@@ -128,6 +128,26 @@ final class SlowPlugin: GatewayPlugin {
     }
 }
 
+/// Sets header values no HTTP message may carry (a line break inside), on the upstream request when the request
+/// has `X-Taint: request`, on the response when it has `X-Taint: response` (with a valid `X-Fine` beside it).
+final class TaintPlugin: GatewayPlugin {
+    let phases: PluginPhases = [.access, .headerFilter]
+
+    func access(_ context: PluginContext) -> AccessResult {
+        if context.request.headers.first(name: "x-taint") == "request" {
+            context.request.headers.add(name: "X-Injected", value: "a\r\nX-Evil: 1")
+        }
+        return .proceed
+    }
+
+    func headerFilter(_ response: inout HTTPResponseHead, context: PluginContext) {
+        guard context.request.headers.first(name: "x-taint") == "response" else { return }
+        response.headers.add(name: "X-Injected", value: "b\nX-Evil: 2")
+        response.headers.add(name: "Bad Name", value: "c")
+        response.headers.add(name: "X-Fine", value: "ok")
+    }
+}
+
 enum TestPlugins {
     /// The registry of the pipeline tests: trace plugins at several priorities, auth, exit, slow.
     static func registry(_ journal: Journal) -> PluginRegistry {
@@ -139,6 +159,7 @@ enum TestPlugins {
             trace("early", 2000), trace("alpha", 100), trace("beta", 50), trace("gamma", 50), trace("scoped", 40),
             PluginFactory(name: "exit", priority: 60) { try ExitPlugin(config: $0) },
             PluginFactory(name: "slow", priority: 70) { SlowPlugin(config: $0) },
+            PluginFactory(name: "taint", priority: 30) { _ in TaintPlugin() },
         ])
     }
 }
