@@ -1,7 +1,7 @@
-import NIOHTTP1
+package import NIOHTTP1
 
 /// The header rewriting of a proxied exchange, as Kong (nginx) does it.
-enum ForwardedHeaders {
+package enum ForwardedHeaders {
     /// `Via` added to requests and responses (RFC 9110 §7.6.3; Kong sends `1.1 kong/<version>`).
     static let via = "1.1 portcullis"
 
@@ -14,20 +14,27 @@ enum ForwardedHeaders {
 
     /// Hop-by-hop headers (RFC 9110 §7.6.1) plus `Proxy-*`: they describe one connection, never the next one.
     static func isHopByHop(_ lowercased: String) -> Bool {
-        switch lowercased {
-        case "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade": true
-        default: lowercased.hasPrefix("proxy-")
-        }
+        FieldName(lowercased).isHopByHop
     }
 
-    /// The lowercased header names listed in `Connection`, which are hop-by-hop for this message only.
-    static func connectionTokens(_ headers: HTTPHeaders) -> [String] {
-        // The canonical form splits comma-separated values and trims them.
-        headers[canonicalForm: "connection"].compactMap { $0.isEmpty ? nil : $0.lowercased() }
+    /// The lowercased header names listed in `Connection` that are not hop-by-hop anyway (`keep-alive`, `close`
+    /// and the like are the common values and change nothing): the fields hop-by-hop for this message only.
+    package static func connectionTokens(_ headers: HTTPHeaders) -> [String] {
+        var tokens: [String] = []
+        for (name, value) in headers where FieldName(name) == .connection {
+            for token in value.split(separator: ",") {
+                let trimmed = token.trimmingASCIISpaces()
+                guard !trimmed.isEmpty else { continue }
+                let field = FieldName(trimmed)
+                if field.isHopByHop || trimmed.utf8.elementsEqualLowercased("close") { continue }
+                tokens.append(trimmed.lowercased())
+            }
+        }
+        return tokens
     }
 
     /// Facts about the downstream connection and request the forwarded headers are computed from.
-    struct Client {
+    package struct Client {
         /// The client's address as text (`$remote_addr`).
         var address: String
         /// Whether the peer is inside `_trusted_ips`: its X-Forwarded-* and X-Real-IP pass through.
@@ -36,6 +43,13 @@ enum ForwardedHeaders {
         var listenPort: Int
         /// The proxy listener's scheme (`$scheme`): `http`, or `https` on the TLS listener.
         var scheme = "http"
+
+        package init(address: String, trusted: Bool, listenPort: Int, scheme: String = "http") {
+            self.address = address
+            self.trusted = trusted
+            self.listenPort = listenPort
+            self.scheme = scheme
+        }
     }
 
     /// The request sent upstream: hop-by-hop, identity, `Expect` and forwarding headers removed from the client's
@@ -43,7 +57,7 @@ enum ForwardedHeaders {
     /// does. Always HTTP/1.1 (nginx's `proxy_http_version 1.1` in Kong's template).
     ///
     /// - Returns: the head and whether the client asked for `100 Continue`.
-    static func upstreamRequest(
+    package static func upstreamRequest(
         _ head: HTTPRequestHead, uri: String, path: Substring, hostHeader: String, preserveHost: Bool, client: Client
     ) -> (HTTPRequestHead, expectContinue: Bool) {
         let named = self.connectionTokens(head.headers)
@@ -62,22 +76,22 @@ enum ForwardedHeaders {
         var forwardedPrefix: String?
         var via: String?
         for (name, value) in head.headers {
-            let lower = name.lowercased()
-            switch lower {
-            case "host": clientHost = value
-            case "expect": expectContinue = expectContinue || value.lowercased().contains("100-continue")
-            case "transfer-encoding": chunked = true
-            case "content-length": hasLength = true; headers.add(name: name, value: value)
-            case "x-forwarded-for": forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value
-            case "x-real-ip": realIP = value
-            case "x-forwarded-proto": forwardedProto = value
-            case "x-forwarded-host": forwardedHost = value
-            case "x-forwarded-port": forwardedPort = value
-            case "x-forwarded-path": forwardedPath = value
-            case "x-forwarded-prefix": forwardedPrefix = value
-            case "via": via = via.map { $0 + ", " + value } ?? value
-            default:
-                if self.identity.contains(lower) || self.isHopByHop(lower) || named.contains(lower) { continue }
+            switch FieldName(name) {
+            case .host: clientHost = value
+            case .expect: expectContinue = expectContinue || value.lowercased().contains("100-continue")
+            case .transferEncoding: chunked = true
+            case .contentLength: hasLength = true; headers.add(name: name, value: value)
+            case .xForwardedFor: forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value
+            case .xRealIP: realIP = value
+            case .xForwardedProto: forwardedProto = value
+            case .xForwardedHost: forwardedHost = value
+            case .xForwardedPort: forwardedPort = value
+            case .xForwardedPath: forwardedPath = value
+            case .xForwardedPrefix: forwardedPrefix = value
+            case .via: via = via.map { $0 + ", " + value } ?? value
+            case .identity, .connection, .hopByHop: continue
+            case .other:
+                if !named.isEmpty, named.contains(name.lowercased()) { continue }
                 headers.add(name: name, value: value)
             }
         }
@@ -111,18 +125,18 @@ enum ForwardedHeaders {
 
     /// The response sent to the client: the upstream's status and end-to-end headers, `Via` appended, and the
     /// client connection's own keep-alive decision.
-    static func downstreamResponse(_ head: HTTPResponseHead, version: HTTPVersion, keepAlive: Bool) -> HTTPResponseHead {
+    package static func downstreamResponse(_ head: HTTPResponseHead, version: HTTPVersion, keepAlive: Bool) -> HTTPResponseHead {
         let named = self.connectionTokens(head.headers)
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 2)
         var via: String?
         for (name, value) in head.headers {
-            let lower = name.lowercased()
-            if lower == "via" {
+            let field = FieldName(name)
+            if field == .via {
                 via = via.map { $0 + ", " + value } ?? value
                 continue
             }
-            if self.isHopByHop(lower) || named.contains(lower) { continue }
+            if field.isHopByHop || (!named.isEmpty && named.contains(name.lowercased())) { continue }
             headers.add(name: name, value: value)
         }
         headers.add(name: "via", value: via.map { $0 + ", " + Self.via } ?? Self.via)
@@ -141,5 +155,85 @@ enum ForwardedHeaders {
         if h.hasPrefix("["), let close = h.firstIndex(of: "]") { return String(h[...close]) }
         if let colon = h.lastIndex(of: ":") { return String(h[..<colon]) }
         return h
+    }
+}
+
+/// The header names the proxy treats specially, recognised case-insensitively from the name's bytes (no lowercased
+/// copy is made per field).
+package enum FieldName: Equatable {
+    case host, expect, transferEncoding, contentLength, via, connection
+    case xForwardedFor, xRealIP, xForwardedProto, xForwardedHost, xForwardedPort, xForwardedPath, xForwardedPrefix
+    /// One of ``ForwardedHeaders/identity``.
+    case identity
+    /// Hop-by-hop other than `Connection` and `Transfer-Encoding`: `Keep-Alive`, `TE`, `Trailer`, `Upgrade`,
+    /// `Proxy-*`.
+    case hopByHop
+    case other
+
+    package init<S: StringProtocol>(_ name: S) {
+        let utf8 = name.utf8
+        func named(_ lower: StaticString) -> Bool { utf8.elementsEqualLowercased(lower) }
+        switch utf8.count {
+        case 2: self = named("te") ? .hopByHop : .other
+        case 3: self = named("via") ? .via : .other
+        case 4: self = named("host") ? .host : .other
+        case 6: self = named("expect") ? .expect : .other
+        case 7: self = named("upgrade") || named("trailer") ? .hopByHop : .other
+        case 9: self = named("x-real-ip") ? .xRealIP : .other
+        case 10:
+            self = named("connection") ? .connection : named("keep-alive") ? .hopByHop : .other
+        case 13: self = named("x-consumer-id") ? .identity : .other
+        case 14: self = named("content-length") ? .contentLength : .other
+        case 15:
+            self = named("x-forwarded-for") ? .xForwardedFor : .other
+        case 16:
+            self = named("x-forwarded-host") ? .xForwardedHost : named("x-forwarded-port") ? .xForwardedPort
+                : named("x-forwarded-path") ? .xForwardedPath : named("x-client-cert-dn") ? .identity : .other
+        case 17:
+            self = named("transfer-encoding") ? .transferEncoding : named("x-forwarded-proto") ? .xForwardedProto
+                : named("x-client-cert-san") ? .identity : .other
+        case 18: self = named("x-forwarded-prefix") ? .xForwardedPrefix : .other
+        case 19: self = named("x-consumer-username") ? .identity : .other
+        case 20:
+            self = named("x-consumer-custom-id") || named("x-anonymous-consumer") ? .identity : .other
+        case 23: self = named("x-credential-identifier") ? .identity : .other
+        default: self = .other
+        }
+        if self == .other, utf8.count > 6, utf8.prefix(6).elementsEqualLowercased("proxy-") { self = .hopByHop }
+    }
+
+    /// Hop-by-hop (RFC 9110 §7.6.1) plus `Proxy-*`: never forwarded.
+    package var isHopByHop: Bool {
+        switch self {
+        case .connection, .transferEncoding, .hopByHop: true
+        default: false
+        }
+    }
+}
+
+extension Sequence<UInt8> {
+    /// Whether these bytes, ASCII letters lowercased, are `lower`'s.
+    func elementsEqualLowercased(_ lower: StaticString) -> Bool {
+        lower.withUTF8Buffer { expected in
+            var i = 0
+            for byte in self {
+                guard i < expected.count else { return false }
+                let folded = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+                guard folded == expected[i] else { return false }
+                i += 1
+            }
+            return i == expected.count
+        }
+    }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs.
+    func trimmingASCIISpaces() -> SubSequence {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = self.firstIndex(where: { !isSpace($0) }),
+              let last = self.lastIndex(where: { !isSpace($0) })
+        else { return self[self.endIndex...] }
+        return self[first...last]
     }
 }
