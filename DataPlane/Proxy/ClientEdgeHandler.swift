@@ -16,8 +16,9 @@ import NIOHTTP1
 /// - a head over ``ClientLimits/maxHeadSize`` or with more than ``ClientLimits/maxHeaders`` fields is stopped by
 ///   NIO's decoder (`HTTPParserError.headerOverflow`, its limits are set from the same values) and answered 431;
 ///   any other parse error 400;
-/// - a URI over ``ClientLimits/maxURILength``: 414 (a URI longer than the whole head limit trips the decoder
-///   first: 431);
+/// - a URI over ``ClientLimits/maxURILength``: 414, also when it is longer than the whole head limit (the decoder
+///   stops it as an overflow; the ``BytesProbe`` measured the request line, so the answer still says which part
+///   was too long);
 /// - a `Content-Length` over ``ClientLimits/maxBodySize``: 413 before the head goes further, so nothing is sent
 ///   upstream; a chunked body crossing it is cut there: 413 while the response has not started, otherwise the
 ///   connection closes (its status is already out). The ``ForwardingHandler`` is removed first, which closes
@@ -56,7 +57,7 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case refused
     }
 
-    private let limits: ClientLimits
+    fileprivate let limits: ClientLimits
     private let logger: Logger
     private var context: ChannelHandlerContext?
     private var request = Request.idle
@@ -130,18 +131,26 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Inbound
 
     /// Called by ``BytesProbe`` (before the decoder) for every read carrying bytes.
-    fileprivate func bytesArrived() {
+    ///
+    /// - Returns: whether these bytes start a new request head.
+    fileprivate func bytesArrived() -> Bool {
         switch self.request {
         case .idle:
             // The previous request has ended: these bytes start the next head.
             self.request = .head
             if !self.exchangeOpen { self.arm(.now() + self.limits.headTimeout) }
+            return true
         case .body:
             self.lastProgress = .now()
         case .head, .refused:
             break
         }
+        return false
     }
+
+    /// The request line's length so far (``BytesProbe``), while it is being read; nil once its end was seen or when
+    /// unknown (a head that did not start a read).
+    fileprivate var requestLineLength: Int?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = Self.unwrapInboundIn(data)
@@ -255,7 +264,10 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         self.logger.debug("client request malformed", metadata: ["error": "\(parserError)"])
-        if case .headerOverflow = parserError {
+        if case .headerOverflow = parserError, let line = self.requestLineLength, line > self.limits.maxURILength {
+            // The overflow is the URI itself.
+            self.refuse(.uriTooLong, EdgeAnswers.uriTooLong, context: context)
+        } else if case .headerOverflow = parserError {
             self.refuse(.requestHeaderFieldsTooLarge, EdgeAnswers.headerTooLarge, context: context)
         } else {
             self.refuse(.badRequest, EdgeAnswers.badRequest, context: context)
@@ -442,7 +454,20 @@ extension ClientEdgeHandler {
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            if Self.unwrapInboundIn(data).readableBytes > 0 { self.edge?.bytesArrived() }
+            let buffer = Self.unwrapInboundIn(data)
+            if buffer.readableBytes > 0, let edge = self.edge {
+                if edge.bytesArrived() {
+                    edge.requestLineLength = 0
+                }
+                if let length = edge.requestLineLength {
+                    // Measured only until the line ends (one scan of the bytes of the request line).
+                    let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n"))
+                    edge.requestLineLength = newline == nil ? length + buffer.readableBytes : nil
+                    if let newline, length + newline - buffer.readerIndex > edge.limits.maxURILength {
+                        edge.requestLineLength = length + newline - buffer.readerIndex
+                    }
+                }
+            }
             context.fireChannelRead(data)
         }
     }

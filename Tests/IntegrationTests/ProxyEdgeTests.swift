@@ -24,7 +24,7 @@ struct ProxyEdgeTests {
         return out
     }
 
-    @Test("431 for a head too large or with too many headers, 414 for a long URI, 413 for a body over the limit; a 16 KiB certificate chain passes")
+    @Test("431 for a head too large or with too many headers, 414 for a long URI (even past the head limit), 413 for a body over the limit; a 16 KiB certificate chain passes")
     func limits() async throws {
         let f = try await ProxyFixture.start(dataPlane: ["--max-body-size", "1000", "--max-headers", "50"])
         try await f.addService("echo", ["url": .string(f.upstreamURL)], route: ["paths": ["/l"]])
@@ -52,6 +52,9 @@ struct ProxyEdgeTests {
         let longURI = try await ProxyCall.curl(url + "?q=" + String(repeating: "u", count: 17_000))
         #expect(longURI.status == 414, "\(longURI)")
         #expect(longURI.json?["message"] == "URI too long")
+        // Longer than the whole head limit: still the URI's fault, 414 (not 431).
+        let hugeURI = try await ProxyCall.curl(url + "?q=" + String(repeating: "h", count: 70_000))
+        #expect(hugeURI.status == 414, "\(hugeURI)")
 
         let dir = f.dir
         let small = try ProxyStreamingTests.payload(dir, "small", size: 1000)
