@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "DataPlane",
             dependencies: ["GatewayModel", "GatewayProto", "CertAuth", nioCore, nioPosix, nioHTTP1, nioSSL, logging,
-                           lifecycle, hummingbird, httpTypes],
+                           lifecycle, hummingbird, httpTypes, .product(name: "NIOTLS", package: "swift-nio")],
             path: "DataPlane",
             swiftSettings: settings
         ),

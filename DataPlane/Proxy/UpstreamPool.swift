@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOTLS
 
 /// Keep-alive connections to upstream services for one event loop: connections are made on that loop
 /// (`ClientBootstrap(group: eventLoop)`), so a request never hops threads. Confined to its event loop.
@@ -12,8 +13,11 @@ import NIOSSL
 /// the pool as soon as the close is seen.
 ///
 /// `https` services get a TLS client handler first in the pipeline (``UpstreamTLSContexts``); the key includes
-/// the TLS settings, so plain, TLS and differently verified connections to one address never mix. A handshake
-/// or verification failure fails the exchange like any connection error (Kong's 502).
+/// the TLS settings, so plain, TLS and differently verified connections to one address never mix. A connection is
+/// handed out only once its handshake has completed, and the service's `connect_timeout` bounds the TCP connect and
+/// the handshake together (nginx's `proxy_connect_timeout` covers both): a handshake or verification failure is a
+/// connect failure (retried, then Kong's 502), an upstream that never finishes its handshake a connect timeout
+/// (504), not a request waiting for the read timeout.
 final class UpstreamPool {
     struct Key: Hashable, Sendable {
         var scheme: String
@@ -56,6 +60,7 @@ final class UpstreamPool {
             return
         }
         let serverName = service.tls?.serverName
+        let deadline = NIODeadline.now() + service.connectTimeout
         let bootstrap = ClientBootstrap(group: self.eventLoop)
             .connectTimeout(service.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -64,6 +69,8 @@ final class UpstreamPool {
                     if let tlsContext {
                         try channel.pipeline.syncOperations.addHandler(
                             NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
+                        try channel.pipeline.syncOperations.addHandler(
+                            HandshakeWatcher(promise: channel.eventLoop.makePromise()))
                     }
                     // Informational responses are dropped: the proxy answers `Expect: 100-continue` itself.
                     // Headers are checked where a plugin sets them (``HeaderValidity``); the rest were parsed.
@@ -78,7 +85,22 @@ final class UpstreamPool {
         } else {
             connected = bootstrap.connect(host: service.host, port: service.port)
         }
-        connected.assumeIsolated().whenComplete { result in
+        let ready = connected.assumeIsolated().flatMap { channel -> EventLoopFuture<any Channel> in
+            guard tlsContext != nil, let watcher = try? channel.pipeline.syncOperations.handler(type: HandshakeWatcher.self)
+            else { return channel.eventLoop.makeSucceededFuture(channel) }
+            let timeout = channel.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+                watcher.fail(ChannelError.connectTimeout(service.connectTimeout))
+            }
+            return watcher.promise.futureResult.assumeIsolated().map { () -> any Channel in
+                timeout.cancel()
+                return channel
+            }.flatMapErrorThrowing { error in
+                timeout.cancel()
+                channel.close(promise: nil)
+                throw error
+            }.nonisolated()
+        }
+        ready.whenComplete { result in
             switch result {
             case .success(let channel):
                 do {
@@ -139,6 +161,47 @@ final class UpstreamPool {
         guard var list = self.idle[connection.key], let i = list.firstIndex(where: { $0 === connection }) else { return }
         list.remove(at: i)
         self.idle[connection.key] = list.isEmpty ? nil : list
+    }
+}
+
+/// Completes its promise when the TLS handshake of a new upstream connection completes, or fails it when the
+/// handshake fails, the connection closes first, or ``fail(_:)`` is called (the connect timeout); once.
+final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    let promise: EventLoopPromise<Void>
+    private var done = false
+
+    init(promise: EventLoopPromise<Void>) {
+        self.promise = promise
+    }
+
+    func fail(_ error: any Error) {
+        guard !self.done else { return }
+        self.done = true
+        self.promise.fail(error)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event, !self.done {
+            self.done = true
+            self.promise.succeed()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.fail(ChannelError.eof)
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.fail(ChannelError.ioOnClosedChannel)
     }
 }
 

@@ -2,6 +2,9 @@ import Foundation
 import GatewayModel
 import TestSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// TLS on both sides of the proxy, with certificates minted by the openssl CLI: the TLS listener
 /// (`--proxy-tls-listen`) and `https` services (Kong's `tls_verify`, `ca_certificates`).
@@ -127,6 +130,36 @@ struct ProxyTLSTests {
         // ... and the https services keep working: the failed plain connection was never pooled with theirs.
         let again = try await ProxyCall.curl(f.dp.proxyURL + "/verified")
         #expect(again.status == 200, "\(again)")
+        try await f.stop()
+    }
+
+    @Test("connect_timeout bounds the TLS handshake too: an upstream that accepts and never answers is a 504 in time")
+    func handshakeTimeout() async throws {
+        let f = try await ProxyFixture.start()
+        // Listening, never accepting: the kernel completes the TCP handshake, nobody answers the ClientHello.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        try await f.addService("mute", ["protocol": "https", "host": "127.0.0.1", "port": .int(Int64(port)),
+                                        "connect_timeout": 300, "read_timeout": 20_000, "retries": 1],
+                               route: ["paths": ["/mute"]])
+        try await f.sync()
+        // Two attempts of 300 ms (connect + handshake), then Kong's 504; not the 20 s read timeout.
+        let call = try await ProxyCall.curl(f.dp.proxyURL + "/mute")
+        #expect(call.status == 504, "\(call)")
+        #expect(call.json == ["message": "The upstream server is timed out"])
+        #expect(call.seconds >= 0.55 && call.seconds < 5, "answered after \(call.seconds) s")
         try await f.stop()
     }
 
