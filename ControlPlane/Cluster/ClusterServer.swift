@@ -279,6 +279,10 @@ final class ConnectionState: Sendable {
 
 /// Preparing the cluster socket's path: a 0700 directory we create if needed, and a stale socket file from a
 /// crashed run removed (but never a live one, nor anything that is not a socket).
+///
+/// An existing directory must belong to this user (or root) and be writable by no one else: whoever can write there
+/// can replace the socket with their own and feed data planes a configuration (or take theirs). Such a directory
+/// is refused with the fix in the message, never used.
 package enum SocketPath {
     package static func prepare(_ path: String) throws {
         guard path.utf8.count < 108 else {
@@ -293,6 +297,7 @@ package enum SocketPath {
                 throw GatewayError.badRequest("cannot create the cluster socket directory \(dir): \(error.localizedDescription)")
             }
         }
+        try self.checkPrivate(dir.isEmpty ? "." : dir)
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         guard (st.st_mode & S_IFMT) == S_IFSOCK else {
@@ -302,6 +307,27 @@ package enum SocketPath {
             throw GatewayError.badRequest("cluster socket \(path) is in use by another running control plane")
         }
         unlink(path)
+    }
+
+    /// Refuses a directory that others can write to or that another user owns.
+    package static func checkPrivate(_ dir: String) throws {
+        var st = stat()
+        guard stat(dir, &st) == 0 else {
+            throw GatewayError.badRequest("cannot inspect the cluster socket directory \(dir): \(String(cString: strerror(errno)))")
+        }
+        let mode = st.st_mode & 0o777
+        if st.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+            throw GatewayError.badRequest(
+                "the cluster socket directory \(dir) is writable by others (mode \(String(mode, radix: 8))): anyone who "
+                    + "can write there could replace the socket; use a directory only this user can write to "
+                    + "(chmod 700 \(dir)) or another --cluster-socket path")
+        }
+        let me = geteuid()
+        if st.st_uid != me, st.st_uid != 0 {
+            throw GatewayError.badRequest(
+                "the cluster socket directory \(dir) belongs to another user (uid \(st.st_uid)); use a directory of "
+                    + "your own for --cluster-socket")
+        }
     }
 
     /// Whether something accepts connections on the socket.

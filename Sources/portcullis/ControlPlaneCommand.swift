@@ -24,6 +24,12 @@ struct ControlPlaneCommand: AsyncParsableCommand {
         "Token every admin request must carry (Kong-Admin-Token or Authorization: Bearer)", "admin-token")))
     var adminToken: String?
 
+    @Flag(help: ArgumentHelp(Environment.help(
+        "Serve the admin API on a non-loopback address without --admin-token (anyone who reaches it can change the "
+            + "configuration)", "admin-insecure")))
+    var adminInsecure: Bool = Environment.value("admin-insecure").map { ["1", "true", "yes"].contains($0.lowercased()) }
+        ?? false
+
     @Option(help: ArgumentHelp(Environment.help(
         "Comma-separated CIDRs trusted to send certificate headers, for plugins with secure_source", "trusted-ips")))
     var trustedIps: String = Environment.string("trusted-ips", default: "")
@@ -44,8 +50,15 @@ struct ControlPlaneCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard ListenAddress(self.adminListen) != nil else {
+        guard let listen = ListenAddress(self.adminListen) else {
             throw ValidationError("--admin-listen must be HOST:PORT, got '\(self.adminListen)'")
+        }
+        let token = self.adminToken ?? Environment.value("admin-token")
+        if !Self.isLoopback(listen.host), token?.isEmpty ?? true, !self.adminInsecure {
+            throw ValidationError(
+                "--admin-listen \(self.adminListen) is not a loopback address and no --admin-token (or "
+                    + "PORTCULLIS_ADMIN_TOKEN) is set: anyone who reaches it could change the configuration. Set a "
+                    + "token, listen on 127.0.0.1, or pass --admin-insecure to accept that")
         }
         guard self.snapshotRetention >= 1 else { throw ValidationError("--snapshot-retention must be at least 1") }
         guard self.adminBodyLimit >= 1024 else { throw ValidationError("--admin-body-limit must be at least 1024") }
@@ -85,6 +98,21 @@ struct ControlPlaneCommand: AsyncParsableCommand {
             logger.notice("admin API listening on \(address)")
         }
         try await app.runService()
+    }
+
+    /// `localhost`, 127.0.0.0/8 and ::1 (also written in full or IPv4-mapped): only this machine can connect.
+    static func isLoopback(_ host: String) -> Bool {
+        var host = host.lowercased()
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: v6) { Array($0) }
+        if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return true }
+        // ::ffff:127.x.y.z
+        return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
     }
 
     static func describe(_ address: SocketAddress) -> String {

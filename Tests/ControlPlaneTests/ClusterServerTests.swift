@@ -224,6 +224,26 @@ import Testing
         #expect((attributes[.posixPermissions] as? Int) == 0o700)
         #expect(throws: GatewayError.self) { try SocketPath.prepare("/tmp/" + String(repeating: "x", count: 120)) }
     }
+
+    @Test func refusesADirectoryOthersCanWriteTo() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for mode in [0o777, 0o770, 0o1777] {
+            chmod(dir, mode_t(mode))
+            #expect(throws: GatewayError.self, "mode \(String(mode, radix: 8))") {
+                try SocketPath.prepare("\(dir)/cluster.sock")
+            }
+            do {
+                try SocketPath.prepare("\(dir)/cluster.sock")
+            } catch {
+                #expect("\(error)".contains("writable by others"), "\(error)")
+            }
+        }
+        chmod(dir, 0o755)
+        try SocketPath.prepare("\(dir)/cluster.sock")
+        chmod(dir, 0o700)
+        try SocketPath.prepare("\(dir)/cluster.sock")
+    }
 }
 
 @Suite struct SlowDataPlaneTests {

@@ -110,3 +110,44 @@ struct CLITests {
         try await cp.stop()
     }
 }
+
+/// Who may reach the admin API: a listener other machines can reach needs a token, or an explicit opt-out.
+@Suite("Admin listener safety")
+struct AdminListenerTests {
+    static func controlPlane(_ dir: TempDir, listen: String, _ extra: [String] = []) async throws -> Subprocess.Result {
+        try await Subprocess.run(try Paths.binary(), [
+            "control-plane", "--db", dir.path("p.db"), "--cluster-socket", dir.path("cluster.sock"),
+            "--admin-listen", listen,
+        ] + extra, timeout: .seconds(30))
+    }
+
+    @Test("a non-loopback admin listener without a token is refused before anything starts; a token or --admin-insecure lifts it")
+    func nonLoopbackNeedsToken() async throws {
+        let dir = try TempDir()
+        for listen in ["0.0.0.0:0", "[::]:0", "192.0.2.1:0"] {
+            let refused = try await Self.controlPlane(dir, listen: listen)
+            #expect(refused.status != 0, "\(listen): \(refused)")
+            #expect(refused.stderr.contains("not a loopback address"), "\(listen): \(refused.stderr)")
+            #expect(refused.stderr.contains("--admin-token"), "\(listen): \(refused.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path("p.db")), "nothing may be created")
+        // 192.0.2.1 (TEST-NET-1) is on no interface here: accepted by the check, the bind then fails on its own.
+        for extra in [["--admin-token", "s3cret"], ["--admin-insecure"]] {
+            let passed = try await Self.controlPlane(dir, listen: "192.0.2.1:0", extra)
+            #expect(!passed.stderr.contains("not a loopback address"), "\(extra): \(passed.stderr)")
+        }
+        var environment = Subprocess.environment()
+        environment["PORTCULLIS_ADMIN_TOKEN"] = "from-env"
+        let byEnvironment = try await Subprocess.run(try Paths.binary(), [
+            "control-plane", "--db", dir.path("p.db"), "--cluster-socket", dir.path("cluster.sock"),
+            "--admin-listen", "192.0.2.1:0",
+        ], environment: environment, timeout: .seconds(30))
+        #expect(!byEnvironment.stderr.contains("not a loopback address"), "\(byEnvironment.stderr)")
+        // Any loopback address needs nothing.
+        let cp = try await ControlPlaneProcess.start(in: dir, arguments: [
+            "--db", dir.path("p.db"), "--admin-listen", "127.0.0.2:0", "--cluster-socket", dir.path("cluster.sock"),
+        ])
+        try await AdminHTTP(baseURL: "http://127.0.0.2:\(cp.port)").expect(200, "GET", "/status")
+        #expect(try await cp.stop() == 0)
+    }
+}
