@@ -25,6 +25,7 @@ demo: debug
 
 bench: build
 	@./scripts/ensure-packages.sh $(BENCH_PACKAGES)
+	$(SWIFT) build -c release --product nio-relay
 	./Benchmarks/proxy
 	./Benchmarks/config-swap
 	./Benchmarks/admin-writes

@@ -81,6 +81,9 @@ let package = Package(
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")],
             swiftSettings: settings
         ),
+        // The floor of a SwiftNIO relay (no HTTP codec, no routing): a reference point for Benchmarks/proxy.
+        .executableTarget(name: "nio-relay", dependencies: [nioCore, nioPosix], path: "Benchmarks/NIORelay",
+                          swiftSettings: settings),
         // A micro-benchmark inside the package (it measures package-internal code): `swift run -c release router-bench`.
         .executableTarget(name: "router-bench", dependencies: ["DataPlane", "GatewayModel"], path: "Benchmarks/RouterBench",
                           swiftSettings: settings),
