@@ -92,5 +92,10 @@ final class RawClient {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
+    /// Closes the sending side only (the client is done sending, still reading).
+    func shutdownWrite() {
+        _ = shutdown(self.fd, Int32(SHUT_WR))
+    }
+
     deinit { close(self.fd) }
 }
