@@ -22,12 +22,25 @@ package enum ForwardedHeaders {
     package static func connectionTokens(_ headers: HTTPHeaders) -> [String] {
         var tokens: [String] = []
         for (name, value) in headers where FieldName(name) == .connection {
-            for token in value.split(separator: ",") {
-                let trimmed = token.trimmingASCIISpaces()
-                guard !trimmed.isEmpty else { continue }
-                let field = FieldName(trimmed)
-                if field.isHopByHop || trimmed.utf8.elementsEqualLowercased("close") { continue }
-                tokens.append(trimmed.lowercased())
+            // Split on commas and trim spaces and tabs over the bytes (no Characters, no array of pieces).
+            let utf8 = value.utf8
+            var start = utf8.startIndex
+            while start < utf8.endIndex {
+                let end = utf8[start...].firstIndex(of: UInt8(ascii: ",")) ?? utf8.endIndex
+                var lower = start
+                var upper = end
+                while lower < upper, utf8[lower] == 0x20 || utf8[lower] == 0x09 { lower = utf8.index(after: lower) }
+                while upper > lower {
+                    let last = utf8[utf8.index(before: upper)]
+                    guard last == 0x20 || last == 0x09 else { break }
+                    upper = utf8.index(before: upper)
+                }
+                start = end == utf8.endIndex ? end : utf8.index(after: end)
+                guard lower < upper else { continue }
+                let token = Substring(utf8[lower..<upper])
+                let field = FieldName(token)
+                if field.isHopByHop || token.utf8.elementsEqualLowercased("close") { continue }
+                tokens.append(token.lowercased())
             }
         }
         return tokens
@@ -224,16 +237,5 @@ extension Sequence<UInt8> {
             }
             return i == expected.count
         }
-    }
-}
-
-extension StringProtocol {
-    /// Without leading and trailing spaces and tabs.
-    func trimmingASCIISpaces() -> SubSequence {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        guard let first = self.firstIndex(where: { !isSpace($0) }),
-              let last = self.lastIndex(where: { !isSpace($0) })
-        else { return self[self.endIndex...] }
-        return self[first...last]
     }
 }

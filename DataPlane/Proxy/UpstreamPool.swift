@@ -20,10 +20,31 @@ import NIOTLS
 /// (504), not a request waiting for the read timeout.
 final class UpstreamPool {
     struct Key: Hashable, Sendable {
-        var scheme: String
-        var host: String
-        var port: Int
-        var tls: UpstreamTLS?
+        let scheme: String
+        let host: String
+        let port: Int
+        let tls: UpstreamTLS?
+        /// Hashed once: a key is looked up at every lease and release.
+        private let hash: Int
+
+        init(scheme: String, host: String, port: Int, tls: UpstreamTLS?) {
+            self.scheme = scheme
+            self.host = host
+            self.port = port
+            self.tls = tls
+            var hasher = Hasher()
+            hasher.combine(scheme)
+            hasher.combine(host)
+            hasher.combine(port)
+            hasher.combine(tls)
+            self.hash = hasher.finalize()
+        }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(self.hash) }
+
+        static func == (a: Key, b: Key) -> Bool {
+            a.hash == b.hash && a.port == b.port && a.scheme == b.scheme && a.host == b.host && a.tls == b.tls
+        }
     }
 
     static let maxIdlePerKey = 512
