@@ -29,6 +29,8 @@ struct RevocationFetcher: Sendable {
             var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
             configuration.decompression = .disabled
             configuration.connectionPool = .init(idleTimeout: .seconds(30))
+            // A refused connection is an answer ("unreachable"), not something to retry until the deadline.
+            configuration.connectionPool.retryConnectionEstablishment = false
             if let proxy { configuration.proxy = .server(host: proxy.host, port: proxy.port) }
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
             clients[proxy] = client
