@@ -160,12 +160,13 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
                 + "|\(timeoutMS)|\(ttl)|\(proxy.map { "\($0.host):\($0.port)" } ?? "")"
             let configuration = RevocationChecker.Configuration(timeout: .milliseconds(timeoutMS), cacheTTL: ttl,
                                                                 proxy: proxy)
-            self.revocationChecker = try snapshot.shared(key) {
+            let checker: RevocationChecker = try snapshot.shared(key) {
                 guard let checker = RevocationChecker(trustStore: store, allowPartialChain: options.allowPartialChain,
                                                       configuration: configuration)
                 else { throw PluginConfigError("revocation checker: OpenSSL cannot allocate a store") }
                 return checker
             }
+            self.revocationChecker = checker
         }
         self.skipConsumerLookup = config["skip_consumer_lookup"]?.boolValue ?? false
         self.groupByDN = config["authenticated_group_by"]?.stringValue == "DN"

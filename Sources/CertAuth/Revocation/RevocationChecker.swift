@@ -79,11 +79,18 @@ package final class RevocationChecker: Sendable {
         var answers: [CertificateRevocation] = []
         answers.reserveCapacity(targets.count)
         for target in targets {
+            if target.ocspURLs.isEmpty, target.crlURLs.isEmpty {
+                // Nothing to fetch: decided here, so such chains never make a request wait.
+                answers.append(.unknown(Self.noResponder))
+                continue
+            }
             guard let answer = self.results.lookup(target.key, now: now) else { return nil }
             answers.append(answer)
         }
         return RevocationStatus.combine(answers)
     }
+
+    private static let noResponder = RevocationProblem(.noResponder, "no OCSP responder and no CRL distribution point")
 
     /// The chain's status: cached answers, else fetched (all certificates of the chain in parallel).
     package func check(_ targets: [RevocationTarget], now: Int64) async -> RevocationStatus {
@@ -155,8 +162,7 @@ package final class RevocationChecker: Sendable {
             problems.append(RevocationProblem(.unsupportedURL, "CRL \(url): only http:// is fetched"))
         }
         guard let first = problems.first else {
-            let problem = RevocationProblem(.noResponder, "no OCSP responder and no CRL distribution point")
-            return (.unknown(problem), now + min(self.configuration.cacheTTL, self.configuration.unknownTTL))
+            return (.unknown(Self.noResponder), now + min(self.configuration.cacheTTL, self.configuration.unknownTTL))
         }
         let message = problems.map(\.message).joined(separator: "; ")
         return (.unknown(RevocationProblem(first.code, message)),
