@@ -77,7 +77,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "portcullis",
-            dependencies: ["ControlPlane", "DataPlane", "GatewayModel", argumentParser, logging, lifecycle, httpClient,
+            dependencies: ["ControlPlane", "DataPlane", "GatewayModel", "CertAuth", argumentParser, logging, lifecycle, httpClient,
                            nioCore, nioHTTP1, hummingbird,
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")],
             swiftSettings: settings

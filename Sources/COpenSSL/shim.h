@@ -58,4 +58,6 @@ static inline GENERAL_NAMES *pc_DIST_POINT_fullname(const DIST_POINT *dp) {
 static inline int pc_DIST_POINT_is_partial(const DIST_POINT *dp) {
     return dp != NULL && (dp->reasons != NULL || dp->CRLissuer != NULL);
 }
+/* RFC 2253 name printing with UTF-8 kept as is (XN_FLAG_RFC2253 is a macro of casts). */
+static inline unsigned long pc_XN_FLAG_RFC2253_UTF8(void) { return XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB; }
 #endif

@@ -53,11 +53,7 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
         reads: ["consumers", "header_cert_auth_credentials", "ca_certificates"],
         compile: { config, snapshot in try HeaderCertAuthPlugin(config: config, snapshot: snapshot) })
 
-    enum RevocationMode: String, Sendable {
-        case skip = "SKIP"
-        case ignoreCAError = "IGNORE_CA_ERROR"
-        case strict = "STRICT"
-    }
+    typealias RevocationMode = RevocationCheckMode
 
     /// The `anonymous` setting, resolved against the snapshot.
     enum Anonymous: Sendable {
@@ -245,18 +241,13 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     private func revocationChecked(_ certificate: VerifiedCertificate, _ status: RevocationStatus,
                                    _ context: PluginContext) -> AccessResult
     {
-        switch status {
-        case .revoked:
-            return self.refuse(context, Self.failedVerification, outcome: "revoked", detail: status.summary,
+        if let outcome = self.revocation.refusal(for: status) {
+            return self.refuse(context, Self.failedVerification, outcome: outcome, detail: status.summary,
                                revocation: status)
-        case .unknown where self.revocation == .strict:
-            return self.refuse(context, Self.failedVerification, outcome: "verify_failed:revocation_unavailable",
-                               detail: status.summary, revocation: status)
-        case .notChecked, .good, .unknown:
-            var certificate = certificate
-            certificate.revocation = status
-            return self.trusted(certificate, context)
         }
+        var certificate = certificate
+        certificate.revocation = status
+        return self.trusted(certificate, context)
     }
 
     private func count(cached: Bool) {

@@ -84,11 +84,13 @@ package enum RevocationStatus: Sendable, Hashable {
         case .notChecked: "not checked"
         case .good: "good (not revoked)"
         case .revoked(let depth, let source, let reason):
-            "revoked (\(reason), by \(source.rawValue.uppercased()), certificate \(depth) of the chain)"
+            "revoked: \(Self.position(depth)) (\(reason), by \(source.rawValue.uppercased()))"
         case .unknown(let depth, let problem):
-            "unknown (certificate \(depth) of the chain: \(problem))"
+            "unknown: \(Self.position(depth)): \(problem)"
         }
     }
+
+    private static func position(_ depth: Int) -> String { depth == 0 ? "leaf" : "CA certificate at depth \(depth)" }
 
     /// Combines per-certificate answers, leaf first: the first revocation wins, then the first unknown.
     package static func combine(_ results: [CertificateRevocation]) -> RevocationStatus {
@@ -119,6 +121,26 @@ enum CRLReason {
         case 9: "privilegeWithdrawn"
         case 10: "aACompromise"
         default: "unspecified"
+        }
+    }
+}
+
+/// `revocation_check_mode`: what a revocation status means for a verified chain (Kong's semantics).
+package enum RevocationCheckMode: String, Sendable, Hashable, CaseIterable {
+    /// No check at all.
+    case skip = "SKIP"
+    /// Revoked is refused; unknown (no responder, unreachable, timeout, bad response) is accepted.
+    case ignoreCAError = "IGNORE_CA_ERROR"
+    /// Revoked and unknown are refused.
+    case strict = "STRICT"
+
+    /// The outcome label (`revoked`, `verify_failed:revocation_unavailable`) when `status` refuses the chain; nil
+    /// when it is accepted.
+    package func refusal(for status: RevocationStatus) -> String? {
+        switch status {
+        case .revoked: "revoked"
+        case .unknown where self == .strict: "verify_failed:revocation_unavailable"
+        case .notChecked, .good, .unknown: nil
         }
     }
 }
