@@ -26,21 +26,24 @@ package final class RevocationChecker: Sendable {
         package var cacheTTL: Int64
         /// Lifetime of an `unknown` answer or a failed CRL fetch, seconds (capped by ``cacheTTL``).
         package var unknownTTL: Int64
-        /// Maximum number of cached certificate answers (and, separately, CRLs).
+        /// Maximum number of cached certificate answers.
         package var capacity: Int
+        /// Maximum number of cached CRLs (each up to ``maxCRLBytes`` parsed).
+        package var crlCapacity: Int
         package var maxOCSPResponseBytes: Int
         package var maxCRLBytes: Int
         /// An HTTP proxy for the fetches (`http_proxy_host`/`http_proxy_port`).
         package var proxy: (host: String, port: Int)?
 
         package init(timeout: Duration = .seconds(30), cacheTTL: Int64 = 60, unknownTTL: Int64 = 5,
-                     capacity: Int = 10_000, maxOCSPResponseBytes: Int = 64 * 1024, maxCRLBytes: Int = 1024 * 1024,
-                     proxy: (host: String, port: Int)? = nil)
+                     capacity: Int = 10_000, crlCapacity: Int = 16, maxOCSPResponseBytes: Int = 64 * 1024,
+                     maxCRLBytes: Int = 1024 * 1024, proxy: (host: String, port: Int)? = nil)
         {
             self.timeout = timeout
             self.cacheTTL = cacheTTL
             self.unknownTTL = unknownTTL
             self.capacity = capacity
+            self.crlCapacity = crlCapacity
             self.maxOCSPResponseBytes = maxOCSPResponseBytes
             self.maxCRLBytes = maxCRLBytes
             self.proxy = proxy
@@ -68,7 +71,7 @@ package final class RevocationChecker: Sendable {
             timeout: configuration.timeout,
             proxy: configuration.proxy.map { RevocationFetcher.Proxy(host: $0.host, port: $0.port) })
         self.results = ExpiringCache(capacity: configuration.capacity)
-        self.crls = ExpiringCache(capacity: max(1, configuration.capacity / 100))
+        self.crls = ExpiringCache(capacity: configuration.crlCapacity)
     }
 
     /// HTTP requests made since this checker was created (OCSP and CRL).
