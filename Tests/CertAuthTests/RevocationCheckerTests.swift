@@ -163,4 +163,34 @@ struct RevocationCheckerTests {
         }
         #expect(missing.code == .noResponder)
     }
+
+    @Test("allow_partial_chain: the intermediate is the anchor, only the leaf is checked, the responder still verifies")
+    func partialChain() async throws {
+        let store = try TrustStore(pems: [self.pki.intermediate.pem])
+        let leaf = try self.pki.leaf("partial")
+        let verdict = ChainVerifier(trustStore: store, options: .init(allowPartialChain: true))
+            .verify(PresentedChain(leaf: leaf.der), at: self.now)
+        guard case .trusted(let verified) = verdict else {
+            Issue.record("expected trusted, got \(verdict)")
+            return
+        }
+        #expect(verified.revocationTargets.count == 1)
+        let checker = try #require(RevocationChecker(trustStore: store, allowPartialChain: true))
+        #expect(await checker.check(verified.revocationTargets, now: self.now) == .good)
+        #expect(self.pki.server.count("/ocsp/partial") == 1)
+    }
+
+    @Test("revocation_check_mode semantics: revoked always refused, unknown only with STRICT")
+    func modes() {
+        let revoked = RevocationStatus.revoked(depth: 0, source: .ocsp, reason: "keyCompromise")
+        let unknown = RevocationStatus.unknown(depth: 0, problem: RevocationProblem(.timeout, "slow"))
+        #expect(RevocationCheckMode.ignoreCAError.refusal(for: revoked) == "revoked")
+        #expect(RevocationCheckMode.strict.refusal(for: revoked) == "revoked")
+        #expect(RevocationCheckMode.ignoreCAError.refusal(for: unknown) == nil)
+        #expect(RevocationCheckMode.strict.refusal(for: unknown) == "verify_failed:revocation_unavailable")
+        #expect(RevocationCheckMode.strict.refusal(for: .good) == nil)
+        #expect(RevocationStatus.combine([.good(.ocsp), .unknown(RevocationProblem(.timeout, "")),
+                                          .revoked(.crl, reason: "superseded")])
+            == .revoked(depth: 2, source: .crl, reason: "superseded"))
+    }
 }

@@ -40,13 +40,15 @@ struct HeaderCertAuthRevocationTests {
         let echo = try await EchoUpstream.start()
         var test = TestContent()
         test.service("s1", port: echo.port)
-        for mode in ["ignore", "strict", "skip"] {
+        for mode in ["ignore", "strict", "skip", "strict-fast"] {
             test.route(mode, path: "/" + mode, service: "s1")
         }
         test.plugin("ignore", "header-cert-auth", route: "ignore",
                     config: Self.config("IGNORE_CA_ERROR", path: "/ignore"))
         test.plugin("strict", "header-cert-auth", route: "strict", config: Self.config("STRICT", path: "/strict"))
         test.plugin("skip", "header-cert-auth", route: "skip", config: Self.config("SKIP", path: "/skip"))
+        test.plugin("strict-fast", "header-cert-auth", route: "strict-fast",
+                    config: Self.config("STRICT", path: "/strict-fast", timeout: 300))
         let compiled = HeaderCertAuthPluginTests.Compiled()
         let proxy = try await ProxyHarness.start(Self.content(test, pki: pki),
                                                  registry: HeaderCertAuthPluginTests.registry(compiled))
@@ -73,6 +75,12 @@ struct HeaderCertAuthRevocationTests {
         let strictDown = try await get("/strict", down)
         #expect(strictDown.status == 401, "\(strictDown)")
         #expect(strictDown.text == Self.failed)
+        // A responder that never answers: STRICT answers 401 once http_timeout (300 ms) has passed.
+        let clock = ContinuousClock()
+        let start = clock.now
+        let strictSlow = try await get("/strict-fast", try pki.leaf("slow"))
+        #expect(strictSlow.status == 401, "\(strictSlow)")
+        #expect(clock.now - start < .seconds(3))
 
         // Both checking instances share one checker (same CAs and settings): the good leaf was asked about once,
         // and verdict-cache hits with a fresh revocation answer neither fetch nor wait.

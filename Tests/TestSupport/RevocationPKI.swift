@@ -43,6 +43,7 @@ package final class RevocationPKI: Sendable {
             ("proxy-good", "/ocsp/proxy-good", nil, false),
             ("proxy-revoked", "/ocsp/proxy-revoked", nil, true),
             ("cli-revoked", "/ocsp/cli-revoked", nil, true),
+            ("partial", "/ocsp/partial", nil, false),
         ]
     }
 
