@@ -26,10 +26,10 @@ struct VerifyCommandTests {
     @Test("a good certificate: identity, revocation good, ACCEPTED, exit 0 (value given inline, starting with dashes)")
     func accepted() async throws {
         let result = try await self.verify(["--ca", self.ca, "--header-format", "url_encoded",
-                                            "--header-value", try self.alb("good")])
+                                            "--header-value", try self.alb("cli-good")])
         #expect(result.status == 0 && result.exitedNormally, "\(result)")
         let text = result.stdout
-        #expect(text.contains("CN=good.revocation.test/O=Portcullis Tests"), "\(text)")
+        #expect(text.contains("CN=cli-good.revocation.test/O=Portcullis Tests"), "\(text)")
         #expect(text.contains("Revocation Issuing CA"))
         #expect(text.contains("revocation          good"), "\(text)")
         #expect(text.contains("ACCEPTED"))
@@ -63,8 +63,8 @@ struct VerifyCommandTests {
 
     @Test("--at outside the validity: refused as expired; garbage: refused as undecodable")
     func verificationFailures() async throws {
-        let expired = try await self.verify(["--ca", self.ca, "--header-format", "url_encoded",
-                                             "--header-value", try self.alb("good"), "--at", "2099-01-01T00:00:00Z"])
+        let expired = try await self.verify(["--ca", self.ca, "--header-format", "url_encoded", "--header-value",
+                                             try self.alb("cli-good"), "--at", "2099-01-01T00:00:00Z"])
         #expect(expired.status == 1, "\(expired)")
         #expect(expired.stdout.contains("verify_failed:expired"), "\(expired.stdout)")
         let garbage = try await self.verify(["--ca", self.ca, "--header-format", "base64_encoded",
@@ -75,7 +75,7 @@ struct VerifyCommandTests {
 
     @Test("usage errors exit 2 with a message on standard error")
     func usage() async throws {
-        let value = try self.alb("good")
+        let value = try self.alb("cli-good")
         let cases: [[String]] = [
             ["--header-format", "url_encoded", "--header-value", value],
             ["--ca", self.ca, "--header-format", "pem", "--header-value", value],

@@ -5,8 +5,9 @@ import Synchronization
 /// servers its certificates point at (``RevocationServer``, a ``SilentServer``, a closed port).
 ///
 /// root → intermediate (CRL distribution point `/crl/root.crl`) → client leaves, each with its own OCSP path so
-/// request counts do not mix between tests. The minting directory is removed once minted: the responder gets the
-/// files' contents. Servers live as long as the test process and only listen on 127.0.0.1.
+/// request counts do not mix between tests (a test asserting a count uses a leaf no other test uses). The minting
+/// directory is removed once minted: the responder gets the files' contents. Servers live as long as the test
+/// process and only listen on 127.0.0.1.
 package final class RevocationPKI: Sendable {
     package struct Cert: Sendable {
         package var pem: String
@@ -42,6 +43,7 @@ package final class RevocationPKI: Sendable {
             ("coalesce", "/ocsp/coalesce", nil, false),
             ("proxy-good", "/ocsp/proxy-good", nil, false),
             ("proxy-revoked", "/ocsp/proxy-revoked", nil, true),
+            ("cli-good", "/ocsp/cli-good", nil, false),
             ("cli-revoked", "/ocsp/cli-revoked", nil, true),
             ("partial", "/ocsp/partial", nil, false),
         ]

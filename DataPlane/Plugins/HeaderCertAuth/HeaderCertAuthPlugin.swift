@@ -346,6 +346,8 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     }
 
     private func log(_ context: PluginContext, outcome: String, detail: String?, revocation: RevocationStatus?) {
+        var detail = detail
+        if detail == nil, case .unknown? = revocation { detail = revocation?.summary }  // accepted, but say why
         context.logger.debug("header-cert-auth", metadata: [
             "gw.route.id": "\(context.route.id)", "gw.cert.outcome": "\(outcome)",
             "gw.cert.detail": "\(detail ?? "")",
