@@ -39,12 +39,13 @@ import Synchronization
 /// refusals are logged at debug with the metadata key `gw.cert.outcome`; the client never sees them.
 ///
 /// **Revocation** (``RevocationChecker``): unless `revocation_check_mode = SKIP`, every certificate of the verified
-/// chain but the anchor is checked, OCSP first, then the CRL. A fresh answer cached for the certificate (for
-/// `cert_cache_ttl`, never past the response's nextUpdate) decides on the spot, so a verdict-cache hit costs no
-/// fetch; otherwise `access` suspends on the check (fetches bounded by `http_timeout`, through `http_proxy_host`
-/// when set) and the event loop goes on serving other connections. Outcomes are logged as `revoked` and
-/// `verify_failed:revocation_unavailable` (`STRICT` with an unknown answer); `gw.cert.revocation` says `good`,
-/// `revoked`, `unknown` or `not_checked`.
+/// chain but the anchor is checked, OCSP first, then the CRL (Kong checks the leaf only; with `STRICT` an
+/// intermediate naming neither an OCSP responder nor a CRL therefore refuses the chain, as `portcullis verify`
+/// shows). A fresh answer cached for the certificate (for `cert_cache_ttl`, never past the response's nextUpdate)
+/// decides on the spot, so a verdict-cache hit costs no fetch; otherwise `access` suspends on the check (fetches
+/// bounded by `http_timeout`, through `http_proxy_host` when set) and the event loop goes on serving other
+/// connections. Outcomes are logged as `revoked` and `verify_failed:revocation_unavailable` (`STRICT` with an
+/// unknown answer); `gw.cert.revocation` says `good`, `revoked`, `unknown` or `not_checked`.
 package final class HeaderCertAuthPlugin: GatewayPlugin {
     package static let name = "header-cert-auth"
 
