@@ -147,7 +147,7 @@ struct RevocationCheckerTests {
         }
     }
 
-    @Test("an oversized CRL and a certificate without revocation information are unknown, with the reason")
+    @Test("an oversized CRL, a 404 and a certificate without revocation information are unknown, with the reason")
     func limitsAndMissingInformation() async throws {
         let checker = try self.checker()
         let large = try await self.leafStatus("too-large", checker)
@@ -162,6 +162,13 @@ struct RevocationCheckerTests {
             return
         }
         #expect(missing.code == .noResponder)
+        let notFound = try await self.leafStatus("http-404", checker)
+        guard case .unknown(let status) = notFound else {
+            Issue.record("expected unknown, got \(notFound)")
+            return
+        }
+        #expect(status.code == .httpStatus, "\(status)")
+        #expect(status.message.contains("HTTP 404"), "\(status)")
     }
 
     @Test("allow_partial_chain: the intermediate is the anchor, only the leaf is checked, the responder still verifies")

@@ -46,6 +46,7 @@ package final class RevocationPKI: Sendable {
             ("cli-good", "/ocsp/cli-good", nil, false),
             ("cli-revoked", "/ocsp/cli-revoked", nil, true),
             ("partial", "/ocsp/partial", nil, false),
+            ("http-404", "/missing/http-404", nil, false),
         ]
     }
 
