@@ -57,7 +57,8 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .target(name: "GatewayModel", dependencies: ["COpenSSL", "CPCRE2", "CZlib", yams], swiftSettings: settings),
-        .target(name: "CertAuth", dependencies: ["GatewayModel", "COpenSSL"], swiftSettings: settings),
+        .target(name: "CertAuth", dependencies: ["GatewayModel", "COpenSSL", httpClient, nioCore, nioHTTP1],
+                swiftSettings: settings),
         .target(name: "GatewayProto", dependencies: ["GatewayModel", nioCore], path: "Proto",
                 exclude: ["PROTOCOL.md"], swiftSettings: settings),
         .target(
@@ -76,7 +77,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "portcullis",
-            dependencies: ["ControlPlane", "DataPlane", "GatewayModel", argumentParser, logging, lifecycle, httpClient,
+            dependencies: ["ControlPlane", "DataPlane", "GatewayModel", "CertAuth", argumentParser, logging, lifecycle, httpClient,
                            nioCore, nioHTTP1, hummingbird,
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")],
             swiftSettings: settings
@@ -91,7 +92,8 @@ let package = Package(
         .executableTarget(name: "snapshot-bench", dependencies: ["DataPlane", "GatewayModel"],
                           path: "Benchmarks/SnapshotBench", swiftSettings: settings),
         // Helpers shared by the test targets (example files, certificates minted with the openssl CLI).
-        .target(name: "TestSupport", dependencies: ["GatewayModel"], path: "Tests/TestSupport", swiftSettings: settings),
+        .target(name: "TestSupport", dependencies: ["GatewayModel", nioCore, nioPosix, nioHTTP1], path: "Tests/TestSupport",
+                swiftSettings: settings),
         .testTarget(name: "GatewayModelTests", dependencies: ["GatewayModel", "TestSupport"], swiftSettings: settings),
         .testTarget(
             name: "ControlPlaneTests",

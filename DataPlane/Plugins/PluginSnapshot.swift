@@ -15,7 +15,8 @@ package final class PluginSnapshot: Sendable {
     /// The value stored under `key`, built by `build` the first time (a failed build is not stored). Keys are
     /// namespaced by the caller (`"<plugin>.<what>:<inputs>"`); a key must determine the value.
     package func shared<T: Sendable>(_ key: String, _ build: () throws -> T) rethrows -> T {
-        if let value = self.memo.withLock({ $0[key] }) as? T { return value }
+        // Unwrapped before the cast: a missing entry cast to an Optional `T` would succeed as nil.
+        if let stored = self.memo.withLock({ $0[key] }), let value = stored as? T { return value }
         let value = try build()
         self.memo.withLock { $0[key] = value }
         return value

@@ -237,7 +237,7 @@ import TestSupport
              Self.failed),
             ("no consumer, default_consumer missing", "/nomatch", Self.alb(pki.noEKU, pki.intermediate), Self.failed),
             ("untrusted source", "/untrusted", Self.alb(pki.leaf, pki.intermediate), Self.failed),
-            ("STRICT revocation without a checker", "/strict", Self.alb(pki.leaf, pki.intermediate), Self.failed),
+            ("STRICT, certificate without OCSP or CRL", "/strict", Self.alb(pki.leaf, pki.intermediate), Self.failed),
         ]
         for (label, path, headers, body) in cases {
             let response = try await Self.get(proxy.port, path, headers)
@@ -323,5 +323,8 @@ import TestSupport
         struct Boom: Error {}
         #expect(throws: Boom.self) { try snapshot.shared("bad") { () throws -> Int in throw Boom() } }
         #expect(snapshot.shared("bad") { 7 } == 7)
+        // An Optional value type is built too, not taken from the missing entry.
+        let optional: Int? = snapshot.shared("optional") { 5 }
+        #expect(optional == 5)
     }
 }

@@ -1,7 +1,8 @@
-import CertAuth
+package import CertAuth
 import Foundation
 package import GatewayModel
 import Logging
+import NIOCore
 import NIOHTTP1
 import Synchronization
 
@@ -21,7 +22,9 @@ import Synchronization
 /// | header absent | 401 "No required TLS certificate header was sent" |
 /// | header repeated, or not decodable | 401 "TLS certificate failed verification" (Kong: 500 for garbage) |
 /// | chain untrusted, expired, incomplete | 401 "TLS certificate failed verification" |
-/// | `revocation_check_mode = STRICT` | 401 "TLS certificate failed verification" (no revocation checker yet) |
+/// | a certificate of the chain revoked (OCSP or CRL), unless `SKIP` | 401 "TLS certificate failed verification" |
+/// | revocation unknown (no responder, unreachable, timeout, bad response) with `STRICT` | 401, same body |
+/// | revocation unknown with `IGNORE_CA_ERROR` | as if not revoked |
 /// | trusted, consumer matched | proxied with X-Consumer-* |
 /// | trusted, no match, `default_consumer` exists | proxied with X-Consumer-* and X-Client-Cert-DN/SAN |
 /// | trusted, no match, no usable default | 401 "TLS certificate failed verification" |
@@ -35,10 +38,14 @@ import Synchronization
 /// anonymous fallback) is removed, so an upstream never sees a certificate the gateway did not check. Reasons for
 /// refusals are logged at debug with the metadata key `gw.cert.outcome`; the client never sees them.
 ///
-/// **Revocation.** No OCSP/CRL fetcher exists yet, so nothing is checked, and nothing pretends to be:
-/// `SKIP` skips; `IGNORE_CA_ERROR` behaves as Kong does when neither OCSP nor CRL is reachable (treated as not
-/// revoked, logged at debug as `revocation: not_checked`); `STRICT` behaves as Kong does in that case too (treated
-/// as revoked): every certificate is refused with 401, logged as `verify_failed:revocation_unavailable`.
+/// **Revocation** (``RevocationChecker``): unless `revocation_check_mode = SKIP`, every certificate of the verified
+/// chain but the anchor is checked, OCSP first, then the CRL (Kong checks the leaf only; with `STRICT` an
+/// intermediate naming neither an OCSP responder nor a CRL therefore refuses the chain, as `portcullis verify`
+/// shows). A fresh answer cached for the certificate (for `cert_cache_ttl`, never past the response's nextUpdate)
+/// decides on the spot, so a verdict-cache hit costs no fetch; otherwise `access` suspends on the check (fetches
+/// bounded by `http_timeout`, through `http_proxy_host` when set) and the event loop goes on serving other
+/// connections. Outcomes are logged as `revoked` and `verify_failed:revocation_unavailable` (`STRICT` with an
+/// unknown answer); `gw.cert.revocation` says `good`, `revoked`, `unknown` or `not_checked`.
 package final class HeaderCertAuthPlugin: GatewayPlugin {
     package static let name = "header-cert-auth"
 
@@ -47,11 +54,7 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
         reads: ["consumers", "header_cert_auth_credentials", "ca_certificates"],
         compile: { config, snapshot in try HeaderCertAuthPlugin(config: config, snapshot: snapshot) })
 
-    enum RevocationMode: String, Sendable {
-        case skip = "SKIP"
-        case ignoreCAError = "IGNORE_CA_ERROR"
-        case strict = "STRICT"
-    }
+    typealias RevocationMode = RevocationCheckMode
 
     /// The `anonymous` setting, resolved against the snapshot.
     enum Anonymous: Sendable {
@@ -69,6 +72,8 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     /// `trusted_sources`, else the gateway's `_trusted_ips`.
     let trustedSources: [CIDR]
     let revocation: RevocationMode
+    /// nil with `SKIP`.
+    package let revocationChecker: RevocationChecker?
     let skipConsumerLookup: Bool
     /// `authenticated_group_by = DN` (else CN).
     let groupByDN: Bool
@@ -82,6 +87,8 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     /// compiled.
     private let verifications = Atomic<Int>(0)
     private let cacheHits = Atomic<Int>(0)
+    /// Requests that suspended for a revocation check (no fresh cached answer).
+    private let revocationFetches = Atomic<Int>(0)
 
     static let missingHeader = PluginResponse.message(.unauthorized, "No required TLS certificate header was sent")
     static let failedVerification = PluginResponse.message(.unauthorized, "TLS certificate failed verification")
@@ -137,6 +144,27 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
             throw PluginConfigError("revocation_check_mode '\(mode)' is not supported")
         }
         self.revocation = revocation
+        if revocation == .skip {
+            self.revocationChecker = nil
+        } else {
+            let timeoutMS = max(1, config["http_timeout"]?.intValue ?? 30_000)
+            let ttl = Int64((certCacheTTL + 999) / 1000)
+            var proxy: (host: String, port: Int)?
+            if let host = config["http_proxy_host"]?.stringValue, let port = config["http_proxy_port"]?.intValue {
+                proxy = (host, Int(port))
+            }
+            let key = "header-cert-auth.revocation:\(caIDs.joined(separator: ","))|\(options.allowPartialChain)"
+                + "|\(timeoutMS)|\(ttl)|\(proxy.map { "\($0.host):\($0.port)" } ?? "")"
+            let configuration = RevocationChecker.Configuration(timeout: .milliseconds(timeoutMS), cacheTTL: ttl,
+                                                                proxy: proxy)
+            let checker: RevocationChecker = try snapshot.shared(key) {
+                guard let checker = RevocationChecker(trustStore: store, allowPartialChain: options.allowPartialChain,
+                                                      configuration: configuration)
+                else { throw PluginConfigError("revocation checker: OpenSSL cannot allocate a store") }
+                return checker
+            }
+            self.revocationChecker = checker
+        }
         self.skipConsumerLookup = config["skip_consumer_lookup"]?.boolValue ?? false
         self.groupByDN = config["authenticated_group_by"]?.stringValue == "DN"
 
@@ -159,8 +187,9 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     }
 
     /// Counters since this instance was compiled (tests, diagnostics).
-    package var stats: (verifications: Int, cacheHits: Int) {
-        (self.verifications.load(ordering: .relaxed), self.cacheHits.load(ordering: .relaxed))
+    package var stats: (verifications: Int, cacheHits: Int, revocationWaits: Int) {
+        (self.verifications.load(ordering: .relaxed), self.cacheHits.load(ordering: .relaxed),
+         self.revocationFetches.load(ordering: .relaxed))
     }
 
     package func access(_ context: PluginContext) -> AccessResult {
@@ -182,8 +211,8 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
             let lines = context.request.headers["client-cert-chain"]
             chain = lines.isEmpty ? nil : lines.joined(separator: ",")
         }
-        let outcome = self.authenticator.authenticate(header: header, chain: chain,
-                                                      now: Int64(Date().timeIntervalSince1970))
+        let now = Int64(Date().timeIntervalSince1970)
+        let outcome = self.authenticator.authenticate(header: header, chain: chain, now: now)
         switch outcome {
         case .undecodable(let error):
             return self.refuse(context, Self.failedVerification, outcome: error.metricLabel, detail: error.detail)
@@ -193,8 +222,33 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
                                detail: failure.description)
         case .verdict(.trusted(let certificate), let cached):
             self.count(cached: cached)
-            return self.trusted(certificate, context)
+            guard let checker = self.revocationChecker else { return self.trusted(certificate, context) }
+            let targets = certificate.revocationTargets
+            if let status = checker.cachedStatus(of: targets, now: now) {
+                return self.revocationChecked(certificate, status, context)
+            }
+            // The slow path: the check runs in a task; the request resumes on its own loop when it completes.
+            self.revocationFetches.add(1, ordering: .relaxed)
+            let promise = context.eventLoop.makePromise(of: RevocationStatus.self)
+            promise.completeWithTask { await checker.check(targets, now: now) }
+            let resumed = promise.futureResult.assumeIsolated().map { status -> AccessResult in
+                self.revocationChecked(certificate, status, context)
+            }
+            return .suspend(resumed.nonisolated())
         }
+    }
+
+    /// Applies `revocation_check_mode` to a verified chain's revocation status.
+    private func revocationChecked(_ certificate: VerifiedCertificate, _ status: RevocationStatus,
+                                   _ context: PluginContext) -> AccessResult
+    {
+        if let outcome = self.revocation.refusal(for: status) {
+            return self.refuse(context, Self.failedVerification, outcome: outcome, detail: status.summary,
+                               revocation: status)
+        }
+        var certificate = certificate
+        certificate.revocation = status
+        return self.trusted(certificate, context)
     }
 
     private func count(cached: Bool) {
@@ -212,13 +266,6 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
 
     /// A verified chain: revocation policy, then `skip_consumer_lookup` or consumer matching.
     private func trusted(_ certificate: VerifiedCertificate, _ context: PluginContext) -> AccessResult {
-        switch self.revocation {
-        case .skip, .ignoreCAError:
-            break
-        case .strict:
-            return self.refuse(context, Self.failedVerification, outcome: "verify_failed:revocation_unavailable",
-                               detail: "revocation_check_mode STRICT: this build has no OCSP/CRL checker")
-        }
         let identity = certificate.identity
         if self.skipConsumerLookup {
             // Kong hands the group (CN or DN) to the ACL plugin; without a CN there is no group: a failure.
@@ -226,20 +273,20 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
                 return self.refuse(context, Self.failedVerification, outcome: "no_common_name")
             }
             self.setCertificateHeaders(identity, &context.request.headers)
-            self.log(context, outcome: "ok", detail: nil)
+            self.log(context, outcome: "ok", detail: nil, revocation: certificate.revocation)
             return .proceed
         }
         if let match = self.directory.match(names: identity.names, issuerID: certificate.issuer.id,
                                              consumerBy: self.consumerBy) {
             let credential = match.credentialID.map { PluginContext.Credential(id: $0) }
             self.identify(context, match.consumer, credential: credential)
-            self.log(context, outcome: "ok", detail: nil)
+            self.log(context, outcome: "ok", detail: nil, revocation: certificate.revocation)
             return .proceed
         }
         if let consumer = self.defaultConsumer {
             self.identify(context, consumer, credential: nil)
             self.setCertificateHeaders(identity, &context.request.headers)
-            self.log(context, outcome: "ok_default_consumer", detail: nil)
+            self.log(context, outcome: "ok_default_consumer", detail: nil, revocation: certificate.revocation)
             return .proceed
         }
         return self.refuse(context, Self.failedVerification, outcome: "consumer_not_found")
@@ -247,9 +294,9 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
 
     /// Any authentication failure: the anonymous consumer when configured, else `response`.
     private func refuse(_ context: PluginContext, _ response: PluginResponse, outcome: String,
-                        detail: String? = nil) -> AccessResult
+                        detail: String? = nil, revocation: RevocationStatus? = nil) -> AccessResult
     {
-        self.log(context, outcome: outcome, detail: detail)
+        self.log(context, outcome: outcome, detail: detail, revocation: revocation)
         switch self.anonymous {
         case .notConfigured:
             return .respond(response)
@@ -299,11 +346,13 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
         headers.replaceOrAdd(name: "X-Client-Cert-SAN", value: identity.sanHeaderValue)
     }
 
-    private func log(_ context: PluginContext, outcome: String, detail: String?) {
+    private func log(_ context: PluginContext, outcome: String, detail: String?, revocation: RevocationStatus?) {
+        var detail = detail
+        if detail == nil, case .unknown? = revocation { detail = revocation?.summary }  // accepted, but say why
         context.logger.debug("header-cert-auth", metadata: [
             "gw.route.id": "\(context.route.id)", "gw.cert.outcome": "\(outcome)",
             "gw.cert.detail": "\(detail ?? "")",
-            "gw.cert.revocation": "\(self.revocation == .skip ? "skipped" : "not_checked")",
+            "gw.cert.revocation": "\(revocation?.label ?? (self.revocation == .skip ? "skipped" : "not_checked"))",
         ])
     }
 }

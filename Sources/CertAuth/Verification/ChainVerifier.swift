@@ -134,7 +134,7 @@ package struct ChainVerifier: Sendable {
         case .success(let identity):
             return .trusted(VerifiedCertificate(
                 identity: identity, issuer: anchor, chainLength: length, chainNotAfter: chainNotAfter,
-                verifiedAt: time, revocation: .notChecked))
+                verifiedAt: time, revocation: .notChecked, revocationTargets: RevocationTarget.targets(path: path)))
         }
     }
 

@@ -29,7 +29,8 @@ package final class TrustStore: @unchecked Sendable {
     package let identity: String
 
     let store: OpaquePointer
-    private let certificates: [X509Certificate]
+    /// The parsed anchors (read-only after construction), in the order given.
+    let certificates: [X509Certificate]
 
     /// - Parameter caCertificates: the CA entities: an optional id and a PEM text with exactly one certificate,
     ///   which must be a CA (basicConstraints `CA:TRUE`).

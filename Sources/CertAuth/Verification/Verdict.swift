@@ -16,16 +16,6 @@ package enum Verdict: Sendable, Hashable {
     }
 }
 
-/// Whether revocation (OCSP/CRL) was checked for a verified chain.
-///
-/// Revocation is not implemented yet: every verdict says ``notChecked``. The seam is here so that a checker (a
-/// `revocation_check_mode` other than `SKIP`) can add `.good`/`.unknown` and turn `revoked` into a
-/// ``VerificationFailure/Reason/revoked`` rejection, and so callers can already tell `SKIP` from "checked".
-package enum RevocationStatus: Sendable, Hashable {
-    /// No OCSP or CRL check was made.
-    case notChecked
-}
-
 /// A chain that verified against a ``TrustStore``.
 package struct VerifiedCertificate: Sendable, Hashable {
     /// The leaf's identity.
@@ -39,6 +29,9 @@ package struct VerifiedCertificate: Sendable, Hashable {
     package var chainNotAfter: Int64
     /// The verification time used.
     package var verifiedAt: Int64
-    /// Always ``RevocationStatus/notChecked`` for now.
+    /// ``RevocationStatus/notChecked`` from ``ChainVerifier``; a ``RevocationChecker`` fills it in.
     package var revocation: RevocationStatus
+    /// What a revocation check needs for each certificate of the verified path that is not the anchor (leaf
+    /// first); computed once per verification so a cached verdict never reparses its chain.
+    package var revocationTargets: [RevocationTarget]
 }
