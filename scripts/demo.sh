@@ -54,17 +54,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-remember() {  # PID NAME
+remember() {  # PID NAME TEXT: TEXT is part of the process's command line (tells it from a reused PID later)
   STARTED+=("$1")
-  echo "$1 $2" >>"$PIDS"
+  echo "$1 $2 $3" >>"$PIDS"
 }
 
 # A previous demo that was killed without its cleanup (kill -9, a closed terminal) left its PIDs: stop those
-# processes if they are still the ones it started (same command line), so the database and ports are free.
+# processes if they are still the ones it started (their command line has what was recorded), so the database and
+# ports are free.
 if [ -f "$PIDS" ]; then
-  while read -r pid name; do
+  while read -r pid name text; do
+    [ -n "$text" ] || continue
     case "$(cmdline "$pid")" in
-      *"$DEMO"*|*echo-upstream.py*) echo "stopping $name (PID $pid) left over from an earlier demo"; stop_pid "$pid" ;;
+      *"$text"*) echo "stopping $name (PID $pid) left over from an earlier demo"; stop_pid "$pid" ;;
     esac
   done <"$PIDS"
   rm -f "$PIDS"
@@ -182,13 +184,13 @@ printf '   %-13s %s\n' "root CA" "$(openssl x509 -in "$PKI/root.pem" -noout -sub
 # --- the echo upstream and portcullis up -----------------------------------------------------------------------------
 say "Starting the echo upstream and portcullis up (a control plane + 2 data planes)"
 python3 -u scripts/echo-upstream.py "$UPSTREAM_PORT" >"$DEMO/upstream.log" 2>&1 &
-remember $! echo-upstream
+remember $! echo-upstream "echo-upstream.py $UPSTREAM_PORT"
 UP_LOG="$DEMO/up.log"
 "$BIN" up --data-planes 2 --db "$DEMO/portcullis.db" --cluster-socket "$DEMO/cluster.sock" --state-dir "$DEMO" \
   --admin-listen "127.0.0.1:$ADMIN_PORT" --proxy-listen "127.0.0.1:$PROXY1" --proxy-port-per-data-plane \
   --status-listen "127.0.0.1:$STATUS1" --log-level notice >"$UP_LOG" 2>&1 &
 UP=$!
-remember $UP "portcullis-up"
+remember $UP portcullis-up "$DEMO/cluster.sock"
 for _ in $(seq 1 600); do
   grep -q "Ctrl-C (SIGINT)" "$UP_LOG" 2>/dev/null && break
   alive "$UP" || { cat "$UP_LOG"; echo "portcullis up exited" >&2; exit 1; }
@@ -284,7 +286,7 @@ http {
 EOF
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)  # /usr/sbin is not on a Debian user's PATH
 "$NGINX" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" &
-remember $! nginx
+remember $! nginx "$NGINX_DIR/nginx.conf"
 for _ in $(seq 1 100); do
   curl -s --noproxy '*' -o /dev/null --cacert "$PKI/server-ca.pem" "$ALB/echo" && break
   alive "${STARTED[-1]}" || { cat "$NGINX_DIR/error.log"; echo "nginx did not start" >&2; exit 1; }
