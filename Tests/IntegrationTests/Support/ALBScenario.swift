@@ -199,7 +199,7 @@ enum NginxALB {
             let process = try Subprocess.spawn(
                 URL(fileURLWithPath: binary), ["-p", prefix, "-c", conf, "-e", prefix + "/error.log"],
                 environment: Subprocess.environment(), workingDirectory: nil, output: log, error: log)
-            let managed = ManagedProcess(dir: dir, process: process, logPath: logPath, name: "nginx")
+            let managed = NginxProcess(dir: dir, process: process, logPath: logPath, name: "nginx")
             let clock = ContinuousClock()
             let deadline = clock.now + .seconds(10)
             while process.isRunning, clock.now < deadline {
@@ -207,9 +207,19 @@ enum NginxALB {
                 try await Task.sleep(for: .milliseconds(20))
             }
             lastLog = managed.log + ((try? String(contentsOfFile: prefix + "/error.log", encoding: .utf8)) ?? "")
-            try await managed.crash()
+            try? await managed.stop(timeout: .seconds(5))
         }
         throw Failure(description: "nginx did not start:\n\(lastLog)")
+    }
+}
+
+/// nginx's master process. A SIGKILL would leave its worker running, so a test that ends without ``stop()`` gets a
+/// SIGTERM first (the master stops the worker), a bounded wait, and only then the SIGKILL of ``ManagedProcess``.
+final class NginxProcess: ManagedProcess, @unchecked Sendable {
+    deinit {
+        guard self.process.isRunning else { return }
+        kill(self.pid, SIGTERM)
+        for _ in 0..<300 where self.process.isRunning { usleep(10_000) }
     }
 }
 
