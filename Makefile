@@ -1,9 +1,10 @@
 # Portcullis — the two commands of the README are `make demo` and `make test`.
 SWIFT ?= swift
 # System packages the build, the tests and the demo need (installed when missing).
-APT_PACKAGES := libssl-dev libsqlite3-dev libpcre2-dev zlib1g-dev pkg-config openssl curl python3
+# nginx is the ALB stand-in of make demo and of the ALB scenario tests.
+APT_PACKAGES := libssl-dev libsqlite3-dev libpcre2-dev zlib1g-dev pkg-config openssl curl python3 nginx
 # The reference peers of the benchmarks (make bench).
-BENCH_PACKAGES := nginx haproxy wrk
+BENCH_PACKAGES := haproxy wrk
 
 .PHONY: deps build debug test demo bench clean
 
@@ -20,8 +21,9 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# The debug build: the one make test builds too, so the two commands of the README compile the product once.
 demo: debug
-	./scripts/demo.sh
+	PORTCULLIS_BIN=.build/debug/portcullis ./scripts/demo.sh
 
 bench: build
 	@./scripts/ensure-packages.sh $(BENCH_PACKAGES)

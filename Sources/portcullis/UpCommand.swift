@@ -7,9 +7,11 @@ struct UpCommand: AsyncParsableCommand {
         commandName: "up",
         abstract: "Run one control plane and N data planes on this host, restarting data planes that crash.",
         discussion: """
-            The data planes share the proxy port (SO_REUSEPORT). Each gets its own status port (consecutive ports \
-            from --status-listen, or OS-assigned with port 0) and cache directory (<state-dir>/dp-N). SIGINT or \
-            SIGTERM stops everything gracefully: in-flight requests finish.
+            The data planes share the proxy port (SO_REUSEPORT), or each gets its own with \
+            --proxy-port-per-data-plane (to sit behind a load balancer that lists every data plane as a target). \
+            Each gets its own status port (consecutive ports from --status-listen, or OS-assigned with port 0) and \
+            cache directory (<state-dir>/dp-N). SIGINT or SIGTERM stops everything gracefully: in-flight requests \
+            finish.
             """
     )
 
@@ -24,6 +26,11 @@ struct UpCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(Environment.help("Proxy listen address shared by the data planes", "proxy-listen")))
     var proxyListen: String = Environment.string("proxy-listen", default: "0.0.0.0:8000")
+
+    @Flag(help: ArgumentHelp(Environment.help(
+        "Give each data plane its own proxy port: consecutive ports from --proxy-listen, or OS-assigned with port 0",
+        "proxy-port-per-data-plane")))
+    var proxyPortPerDataPlane: Bool = Environment.value("proxy-port-per-data-plane") != nil
 
     @Option(help: ArgumentHelp(Environment.help("TLS proxy listen address shared by the data planes (off when empty)", "proxy-tls-listen")))
     var proxyTlsListen: String = Environment.string("proxy-tls-listen", default: "")
@@ -51,6 +58,12 @@ struct UpCommand: AsyncParsableCommand {
                               ("--status-listen", self.statusListen)] where ListenAddress(value) == nil
         {
             throw ValidationError("\(flag) must be HOST:PORT, got '\(value)'")
+        }
+        if self.proxyPortPerDataPlane, let proxy = ListenAddress(self.proxyListen), proxy.port != 0,
+           proxy.port + self.dataPlanes - 1 > 65535
+        {
+            throw ValidationError(
+                "--proxy-listen: \(self.dataPlanes) consecutive ports from \(proxy.port) go past 65535")
         }
         if !self.proxyTlsListen.isEmpty {
             guard let tls = ListenAddress(self.proxyTlsListen) else {
@@ -90,8 +103,12 @@ struct UpCommand: AsyncParsableCommand {
             "--proxy-tls-listen", self.proxyTlsListen, "--tls-cert", self.tlsCert, "--tls-key", self.tlsKey,
         ]
         var statusAddresses: [String] = []
+        var proxyAddresses: [String] = []
         for i in 1...self.dataPlanes {
             let statusAddress = status.port == 0 ? "\(status.host):0" : "\(status.host):\(status.port + i - 1)"
+            if self.proxyPortPerDataPlane {
+                proxyAddress = proxy.port == 0 ? "\(proxy.host):0" : "\(proxy.host):\(proxy.port + i - 1)"
+            }
             let dp = supervisor.spawn(name: "dp-\(i)", arguments: [
                 "data-plane", "--cluster-socket", self.clusterSocket, "--proxy-listen", proxyAddress,
                 "--status-listen", statusAddress, "--cache-dir", "\(self.stateDir)/dp-\(i)", "--log-level", childLevel,
@@ -100,15 +117,19 @@ struct UpCommand: AsyncParsableCommand {
                 supervisor.shutdown()
                 throw CLIError("data plane \(i) did not start; see its log above")
             }
-            // With port 0, the first data plane picks the port and the others join it.
-            if proxy.port == 0, i == 1 { proxyAddress = bound }
+            // With port 0, the first data plane picks the port and the others join it (unless each has its own).
+            if proxy.port == 0, i == 1, !self.proxyPortPerDataPlane { proxyAddress = bound }
+            proxyAddresses.append(bound)
             statusAddresses.append(supervisor.secondAddress(dp) ?? statusAddress)
         }
         let tlsLine = self.proxyTlsListen.isEmpty ? "" : "\n  proxy TLS      \(self.proxyTlsListen)"
+        let proxyLine = self.proxyPortPerDataPlane
+            ? "\(proxyAddresses.joined(separator: "  "))  (one per data plane)"
+            : "\(proxyAddress)  (shared by every data plane, SO_REUSEPORT)"
         let summary = """
             portcullis up: \(self.dataPlanes) data plane(s) and a control plane
               admin API      http://\(admin)
-              proxy          \(proxyAddress)  (shared by every data plane, SO_REUSEPORT)\(tlsLine)
+              proxy          \(proxyLine)\(tlsLine)
               status         \(statusAddresses.map { "http://\($0)/status" }.joined(separator: "  "))
               cluster socket \(self.clusterSocket)
               database       \(self.db)

@@ -46,4 +46,33 @@ struct UpTests {
         }
         for child in children { #expect(kill(child, 0) != 0, "child \(child) still running") }
     }
+
+    @Test("--proxy-port-per-data-plane: each data plane on its own proxy port, listed in the summary")
+    func proxyPortPerDataPlane() async throws {
+        let dir = try TempDir()
+        let adminMarker = "admin API      http://"
+        let proxyMarker = "proxy          "
+        let (process, logPath, ports) = try await ManagedProcess.launch(
+            "up", in: dir,
+            arguments: ["--data-planes", "2", "--db", dir.path("p.db"), "--admin-listen", "127.0.0.1:0",
+                        "--proxy-listen", "127.0.0.1:0", "--proxy-port-per-data-plane",
+                        "--status-listen", "127.0.0.1:0",
+                        "--cluster-socket", dir.path("cluster.sock"), "--state-dir", dir.path("state")],
+            markers: [adminMarker, proxyMarker], timeout: .seconds(60))
+        let up = ManagedProcess(dir: dir, process: process, logPath: logPath, name: "up")
+        let line = try #require(up.log.split(separator: "\n").first { $0.contains(proxyMarker) })
+        #expect(line.hasSuffix("(one per data plane)"), "\(line)")
+        let proxies = line.split(separator: " ").filter { $0.hasPrefix("127.0.0.1:") }
+            .compactMap { Int($0.dropFirst("127.0.0.1:".count)) }
+        #expect(proxies.count == 2 && Set(proxies).count == 2, "\(line)")
+        #expect(proxies.first == ports[proxyMarker])
+        let admin = AdminHTTP(baseURL: "http://127.0.0.1:\(ports[adminMarker] ?? 0)")
+        try await ClusterTests.until("both data planes normal") {
+            try await admin.expect(200, "GET", "/clustering/status")["data_planes"]?["normal"] == 2
+        }
+        for port in proxies {
+            #expect(try await AdminHTTP(baseURL: "http://127.0.0.1:\(port)").get("/x").status == 404)
+        }
+        #expect(try await up.stop(timeout: .seconds(40)) == 0)
+    }
 }
