@@ -107,7 +107,8 @@ struct RevocationCheckerTests {
         }
         #expect(problem.code == .timeout, "\(problem)")
         #expect(elapsed >= .milliseconds(250))
-        #expect(elapsed < .seconds(3), "took \(elapsed)")
+        // Far below any default timeout (Kong's http_timeout is 30 s), with room for a loaded machine.
+        #expect(elapsed < .seconds(15), "took \(elapsed)")
     }
 
     @Test("a cached answer is not fetched again; concurrent checks of one certificate share one fetch")

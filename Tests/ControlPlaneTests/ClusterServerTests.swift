@@ -39,6 +39,12 @@ import Testing
             #expect(snap.hash == first.hash)
             #expect(try Self.content(snap)["services"].count == 1)
             try await dp.send(.ack(.init(version: snap.version, hash: snap.hash, applyMS: 1.25)))
+            // The control plane knows what the data plane holds before the change (a delta needs that base; on a
+            // loaded machine the change could otherwise be built before the ACK is read, and go out whole).
+            try await Self.eventually {
+                try await admin.get("/clustering/data-planes")["data"]?.arrayValue?.first?["config_hash"]
+                    == .string(snap.hash)
+            }
 
             // An admin change reaches the connected data plane.
             _ = try await admin.json(.post, "/services", ["name": "t", "host": "example.org"])

@@ -80,7 +80,7 @@ struct HeaderCertAuthRevocationTests {
         let start = clock.now
         let strictSlow = try await get("/strict-fast", try pki.leaf("slow"))
         #expect(strictSlow.status == 401, "\(strictSlow)")
-        #expect(clock.now - start < .seconds(3))
+        #expect(clock.now - start < .seconds(15), "far below any default http_timeout, room for a loaded machine")
 
         // Both checking instances share one checker (same CAs and settings): the good leaf was asked about once,
         // and verdict-cache hits with a fresh revocation answer neither fetch nor wait.
