@@ -4,10 +4,14 @@ import Foundation
 package struct StoredRow: Sendable, IdentifiedRow {
     package let row: CanonicalRow
     package let entity: [String: JSON]
+    /// Whether the entity's fields were found, as it was parsed, to be exactly its schema's fields with conforming
+    /// values (``JSONParser/parseRecord(_:fields:)``): validation then skips that check. False says nothing.
+    package let fieldsConform: Bool
 
-    package init(row: CanonicalRow, entity: [String: JSON]) {
+    package init(row: CanonicalRow, entity: [String: JSON], fieldsConform: Bool = false) {
         self.row = row
         self.entity = entity
+        self.fieldsConform = fieldsConform
     }
 
     package var rowID: String { self.row.id }
@@ -111,12 +115,13 @@ package enum IncrementalDecoder {
                     for r in before { reuse[r.row.digest] = r }
                 }
                 let index = reuse
+                let fields = FieldTable.canonical(key)
                 let decoded = Parallel.map(list.count, makeState: { RowHasher() }) { hasher, i in
                     let slice = list[i]
                     let digest = hasher.digest(slice)
                     if let same = index[digest] { return (Result<StoredRow, JSONParseError>.success(same), false) }
                     return (Result { () throws(JSONParseError) in
-                        try Self.parseRow(Array(slice), digest: digest, type: key)
+                        try Self.parseRow(Array(slice), digest: digest, type: key, fields: fields)
                     }, true)
                 }
                 var out: [StoredRow] = []
@@ -142,14 +147,16 @@ package enum IncrementalDecoder {
         return DecodedSnapshot(rows: rows, trustedIPs: trusted, fresh: fresh, removed: [:], previous: nil)
     }
 
-    static func parseRow(_ bytes: [UInt8], digest: RowDigest, type: String) throws(JSONParseError) -> StoredRow {
-        guard case .object(let entity) = try JSONParser.parse(bytes) else {
-            throw JSONParseError(reason: "\(type) row is not an object", offset: 0)
-        }
+    /// - Parameter fields: the type's ``FieldTable``: the row's fields are checked against it as they are parsed.
+    static func parseRow(_ bytes: [UInt8], digest: RowDigest, type: String, fields: [FieldSpec]?)
+        throws(JSONParseError) -> StoredRow
+    {
+        let (object, conforms) = try JSONParser.parseRecord(bytes, fields: fields)
+        guard let entity = object else { throw JSONParseError(reason: "\(type) row is not an object", offset: 0) }
         guard let id = entity["id"]?.stringValue, !id.isEmpty else {
             throw JSONParseError(reason: "\(type) row has no id", offset: 0)
         }
-        return StoredRow(row: CanonicalRow(id: id, bytes: bytes, digest: digest), entity: entity)
+        return StoredRow(row: CanonicalRow(id: id, bytes: bytes, digest: digest), entity: entity, fieldsConform: conforms)
     }
 }
 

@@ -38,6 +38,30 @@ package enum Parallel {
     }
 }
 
+extension Parallel {
+    /// `first` and `second` run side by side (each may spread over the cores itself), for independent phases
+    /// whose serial parts would otherwise leave a core idle. One core: one after the other.
+    package static func both<A: Sendable, B: Sendable>(
+        _ first: @Sendable () -> A, _ second: @Sendable () -> B
+    ) -> (A, B) {
+        if Self.width < 2 { return (first(), second()) }
+        var a: A? = nil
+        var b: B? = nil
+        withUnsafeMutablePointer(to: &a) { pa in
+            withUnsafeMutablePointer(to: &b) { pb in
+                let out = UncheckedSendable((pa, pb))
+                DispatchQueue.concurrentPerform(iterations: 2) { k in
+                    // Each iteration writes its own slot.
+                    if k == 0 { out.value.0.pointee = first() } else { out.value.1.pointee = second() }
+                }
+            }
+        }
+        // concurrentPerform returns after both iterations ran: both are set.
+        guard let a, let b else { return (first(), second()) }
+        return (a, b)
+    }
+}
+
 /// A value handed to concurrent chunks that touch disjoint parts of it.
 struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T
