@@ -21,7 +21,7 @@ package struct JSONParser {
     private let knownKeys = KnownKeys.byLength
     /// For ``parseRecord(_:fields:)``: the record's fields in canonical key order, and whether the top-level
     /// object's members were exactly those fields, in that order, each conforming.
-    private var recordFields: [FieldSpec]? = nil
+    private var recordFields: [FieldTable.Column]? = nil
     private var recordConforms = false
 
     private struct Member {
@@ -55,7 +55,7 @@ package struct JSONParser {
     ///
     /// - Returns: the object, nil when the document is JSON but not an object.
     /// - Throws: ``JSONParseError`` when the bytes are not JSON.
-    package static func parseRecord(_ bytes: [UInt8], fields: [FieldSpec]?) throws(JSONParseError)
+    package static func parseRecord(_ bytes: [UInt8], fields: [FieldTable.Column]?) throws(JSONParseError)
         -> (object: [String: JSON]?, conforms: Bool)
     {
         let result = bytes.withUnsafeBufferPointer { buffer in
@@ -159,14 +159,18 @@ package struct JSONParser {
         }
     }
 
-    /// Whether `members` are `fields` (same names, same order) with conforming values.
-    private static func membersConform(_ members: ArraySlice<Member>, _ fields: [FieldSpec]) -> Bool {
-        guard members.count == fields.count else { return false }
-        return fields.withUnsafeBufferPointer { specs in
+    /// Whether `members` are the fields of `columns` (same names, same order) with conforming values.
+    private static func membersConform(_ members: ArraySlice<Member>, _ columns: [FieldTable.Column]) -> Bool {
+        guard members.count == columns.count else { return false }
+        return columns.withUnsafeBufferPointer { columns in
             var m = members.startIndex
-            for k in specs.indices {
+            for k in columns.indices {
+                let column = columns[k]
                 // Keys of schema fields are the schemas' own strings (``KnownKeys``): equal at the first compare.
-                guard members[m].key == specs[k].name, SchemaValidator.conforms(members[m].value, specs[k]) else {
+                guard members[m].key == column.name else { return false }
+                if case .null = members[m].value {
+                    if !column.acceptsNull { return false }
+                } else if !SchemaValidator.conforms(members[m].value, column.spec) {
                     return false
                 }
                 m += 1
