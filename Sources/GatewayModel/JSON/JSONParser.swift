@@ -167,12 +167,7 @@ package struct JSONParser {
             for k in columns.indices {
                 let column = columns[k]
                 // Keys of schema fields are the schemas' own strings (``KnownKeys``): equal at the first compare.
-                guard members[m].key == column.name else { return false }
-                if case .null = members[m].value {
-                    if !column.acceptsNull { return false }
-                } else if !SchemaValidator.conforms(members[m].value, column.spec) {
-                    return false
-                }
+                guard members[m].key == column.name, column.conforms(members[m].value) else { return false }
                 m += 1
             }
             return true

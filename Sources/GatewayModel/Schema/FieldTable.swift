@@ -14,6 +14,12 @@ package enum FieldTable {
             self.spec = spec
             self.acceptsNull = SchemaValidator.conforms(.null, spec)
         }
+
+        /// ``SchemaValidator/conforms(_:_:)`` for this field (the spec read where it lies, not copied out).
+        func conforms(_ value: JSON) -> Bool {
+            if case .null = value { return self.acceptsNull }
+            return SchemaValidator.conforms(value, self.spec)
+        }
     }
 
     /// Per entity type with fixed fields; none for `plugins`, whose fields depend on the plugin named in the row.
