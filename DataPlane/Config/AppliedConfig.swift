@@ -97,15 +97,25 @@ package enum SnapshotDecoder {
         guard decoded.hash == hash else {
             throw ApplyError("snapshot \(version) hash mismatch: announced \(hash), payload hashes to \(decoded.hash)")
         }
-        let problems = ConfigValidator.problems(decoded.content, now: Int64(Date().timeIntervalSince1970),
-                                                fresh: previous == nil ? nil : decoded.fresh)
+        // Validation and route compilation read the decoded content independently: they run side by side (each
+        // also spreads over the cores), and the routes are used only when the configuration is valid. Compiling
+        // routes needs nothing validation guarantees (an invalid regex path is an error of its own).
+        let now = Int64(Date().timeIntervalSince1970)
+        let previousRouter = previous?.router
+        let changedRoutes = previous == nil ? nil : decoded.fresh["routes"]
+        let (problems, compiled) = Parallel.both({
+            ConfigValidator.problems(decoded, now: now, fresh: previous == nil ? nil : decoded.fresh)
+        }, {
+            Result { () throws(RouterError) in
+                try Router(content: decoded.content, previous: previousRouter, changed: changedRoutes)
+            }
+        })
         guard problems.isEmpty else {
             throw ApplyError("snapshot \(version) is invalid: " + problems.joined(separator: "; "))
         }
         let router: Router
         do {
-            router = try Router(content: decoded.content, previous: previous?.router,
-                                changed: previous == nil ? nil : decoded.fresh["routes"])
+            router = try compiled.get()
         } catch {
             throw ApplyError("snapshot \(version) cannot be compiled: \(error.description)")
         }

@@ -19,6 +19,10 @@ package struct JSONParser {
     private var members: [Member] = []
     /// ``KnownKeys/byLength``, read once per document.
     private let knownKeys = KnownKeys.byLength
+    /// For ``parseRecord(_:fields:)``: the record's fields in canonical key order, and whether the top-level
+    /// object's members were exactly those fields, in that order, each conforming.
+    private var recordFields: [FieldTable.Column]? = nil
+    private var recordConforms = false
 
     private struct Member {
         var key: String
@@ -36,6 +40,34 @@ package struct JSONParser {
                 p.skipWhitespace()
                 guard p.i == p.bytes.count else { throw p.error("unexpected data after the JSON value") }
                 return value
+            }
+        }
+        return try result.get()
+    }
+
+    /// Parses an object that should be a record of `fields`, given in canonical key order (``FieldTable``), and
+    /// says whether its members are exactly those fields in that order with values that conform
+    /// (``SchemaValidator/conforms(_:_:)``): the verdict ``SchemaValidator/recordConforms(_:fields:)`` gives for the
+    /// object, found from the members as they are read, without looking each field up.
+    ///
+    /// `false` is not a verdict: the object may still conform (keys in another order, say); callers then check
+    /// the dictionary.
+    ///
+    /// - Returns: the object, nil when the document is JSON but not an object.
+    /// - Throws: ``JSONParseError`` when the bytes are not JSON.
+    package static func parseRecord(_ bytes: [UInt8], fields: [FieldTable.Column]?) throws(JSONParseError)
+        -> (object: [String: JSON]?, conforms: Bool)
+    {
+        let result = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONParseError) -> ([String: JSON]?, Bool) in
+                var p = JSONParser(buffer)
+                p.recordFields = fields
+                p.skipWhitespace()
+                let value = try p.parseValue(depth: 0)
+                p.skipWhitespace()
+                guard p.i == p.bytes.count else { throw p.error("unexpected data after the JSON value") }
+                guard case .object(let object) = value else { return (nil, false) }
+                return (object, p.recordConforms)
             }
         }
         return try result.get()
@@ -114,6 +146,9 @@ package struct JSONParser {
             }
             if self.bytes[self.i] == UInt8(ascii: "}") {
                 self.i += 1
+                if depth == 0, let fields = self.recordFields {
+                    self.recordConforms = Self.membersConform(self.members[base...], fields)
+                }
                 var result = [String: JSON](minimumCapacity: self.members.count - base)
                 // In document order: a repeated key keeps its last value.
                 for m in base..<self.members.count { result[self.members[m].key] = self.members[m].value }
@@ -121,6 +156,21 @@ package struct JSONParser {
                 return .object(result)
             }
             throw self.error("expected ',' or '}'")
+        }
+    }
+
+    /// Whether `members` are the fields of `columns` (same names, same order) with conforming values.
+    private static func membersConform(_ members: ArraySlice<Member>, _ columns: [FieldTable.Column]) -> Bool {
+        guard members.count == columns.count else { return false }
+        return columns.withUnsafeBufferPointer { columns in
+            var m = members.startIndex
+            for k in columns.indices {
+                let column = columns[k]
+                // Keys of schema fields are the schemas' own strings (``KnownKeys``): equal at the first compare.
+                guard members[m].key == column.name, column.conforms(members[m].value) else { return false }
+                m += 1
+            }
+            return true
         }
     }
 

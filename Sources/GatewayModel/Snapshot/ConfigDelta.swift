@@ -109,9 +109,10 @@ package struct DecodedDelta: Sendable {
                     case "upsert":
                         try types { type throws(JSONParseError) in
                             var rows: [StoredRow] = []
+                            let fields = FieldTable.canonical(type)
                             try scanner.elements { slice throws(JSONParseError) in
                                 rows.append(try IncrementalDecoder.parseRow(Array(slice), digest: hasher.digest(slice),
-                                                                            type: type))
+                                                                            type: type, fields: fields))
                             }
                             try ordered(rows.map(\.row.id), type)
                             if !rows.isEmpty { out.upserts[type] = rows }

@@ -15,6 +15,22 @@ package enum ConfigValidator {
     package static func problems(_ content: ConfigContent, now: Int64, fresh: [String: Set<String>]? = nil,
                                  limit: Int = 20) -> [String]
     {
+        self.problems(content, rows: nil, now: now, fresh: fresh, limit: limit)
+    }
+
+    /// ``problems(_:now:fresh:limit:)`` of a decoded snapshot's content: the same checks, except that rows whose
+    /// fields were found to conform as they were parsed (``StoredRow/fieldsConform``) are not checked field by
+    /// field again.
+    package static func problems(_ snapshot: DecodedSnapshot, now: Int64, fresh: [String: Set<String>]? = nil,
+                                 limit: Int = 20) -> [String]
+    {
+        self.problems(snapshot.content, rows: snapshot.rows, now: now, fresh: fresh, limit: limit)
+    }
+
+    /// - Parameter rows: per type, rows parallel to `content`'s entities (a ``DecodedSnapshot``'s), or nil.
+    private static func problems(_ content: ConfigContent, rows: [String: [StoredRow]]?, now: Int64,
+                                 fresh: [String: Set<String>]?, limit: Int) -> [String]
+    {
         var out: [String] = []
         var ids: [String: Set<String>] = [:]
         for schema in EntityRegistry.all {
@@ -33,12 +49,14 @@ package enum ConfigValidator {
             let freshIDs = fresh?[schema.name]
             let entities = content[schema.name]
             let foreignKeys = schema.foreignKeys
+            let typeRows = rows?[schema.name].flatMap { $0.count == entities.count ? $0 : nil }
             // Entities are checked independently: on every core for large configurations.
             let found = Parallel.map(entities.count, makeState: { () }) { _, i -> String? in
                 let entity = entities[i]
                 let id = entity["id"]?.stringValue ?? "?"
                 let unchanged = freshIDs.map { !$0.contains(id) } ?? false
-                return Self.check(entity, schema, unchanged: unchanged, context: context, foreignKeys: foreignKeys,
+                return Self.check(entity, schema, unchanged: unchanged, fieldsConform: typeRows?[i].fieldsConform ?? false,
+                                  context: context, foreignKeys: foreignKeys,
                                   known: { known[$0]?.contains($1) ?? false }).map { "\(schema.name) \(id): \($0)" }
             }
             for problem in found {
@@ -74,12 +92,16 @@ package enum ConfigValidator {
             if fresh.isEmpty && !alwaysCheck { continue }
             // New and changed entities found by id (rows are in id order), not by a pass over the type.
             let typeRows = rows[schema.name] ?? []
-            let candidates: [(entity: [String: JSON], isFresh: Bool)] = alwaysCheck
-                ? content[schema.name].map { ($0, fresh.contains($0["id"]?.stringValue ?? "")) }
-                : fresh.sorted().compactMap { id in RowMerge.index(typeRows, id: id).map { (typeRows[$0].entity, true) } }
-            for (entity, isFresh) in candidates {
+            let candidates: [(entity: [String: JSON], isFresh: Bool, fieldsConform: Bool)] = alwaysCheck
+                ? content[schema.name].map { ($0, fresh.contains($0["id"]?.stringValue ?? ""), false) }
+                : fresh.sorted().compactMap { id in
+                    RowMerge.index(typeRows, id: id).map { (typeRows[$0].entity, true, typeRows[$0].fieldsConform) }
+                }
+            for (entity, isFresh, fieldsConform) in candidates {
                 let id = entity["id"]?.stringValue ?? "?"
-                if let problem = Self.check(entity, schema, unchanged: !isFresh, context: context, known: known) {
+                if let problem = Self.check(entity, schema, unchanged: !isFresh, fieldsConform: fieldsConform,
+                                            context: context, known: known)
+                {
                     out.append("\(schema.name) \(id): \(problem)")
                 }
                 if isFresh, scanEach,
@@ -109,9 +131,13 @@ package enum ConfigValidator {
 
     /// One entity's problems, or nil.
     ///
-    /// - Parameter foreignKeys: the schema's ``EntitySchema/foreignKeys``, when the caller has them already.
-    static func check(_ entity: [String: JSON], _ schema: EntitySchema, unchanged: Bool, context: ValidationContext,
-                      foreignKeys: [ForeignKey]? = nil, known: @Sendable (String, String) -> Bool) -> String?
+    /// - Parameters:
+    ///   - fieldsConform: the entity's fields are known to conform to its schema's (checked as it was parsed):
+    ///     only the entity-level checks and references are left.
+    ///   - foreignKeys: the schema's ``EntitySchema/foreignKeys``, when the caller has them already.
+    static func check(_ entity: [String: JSON], _ schema: EntitySchema, unchanged: Bool, fieldsConform: Bool = false,
+                      context: ValidationContext, foreignKeys: [ForeignKey]? = nil,
+                      known: @Sendable (String, String) -> Bool) -> String?
     {
         var fields = schema.fields
         if schema.name == EntitySchema.plugins.name {
@@ -123,7 +149,7 @@ package enum ConfigValidator {
         var all = ValidationErrors()
         if unchanged {
             if Self.contextDependent.contains(schema.name) { schema.check(entity, context, &all) }
-        } else if SchemaValidator.recordConforms(entity, fields: fields) {
+        } else if fieldsConform || SchemaValidator.recordConforms(entity, fields: fields) {
             // Canonical rows (what snapshots carry) pass every field check as they are: nothing is rebuilt.
             schema.check(entity, context, &all)
         } else {

@@ -4,10 +4,14 @@ import Foundation
 package struct StoredRow: Sendable, IdentifiedRow {
     package let row: CanonicalRow
     package let entity: [String: JSON]
+    /// Whether the entity's fields were found, as it was parsed, to be exactly its schema's fields with conforming
+    /// values (``JSONParser/parseRecord(_:fields:)``): validation then skips that check. False says nothing.
+    package let fieldsConform: Bool
 
-    package init(row: CanonicalRow, entity: [String: JSON]) {
+    package init(row: CanonicalRow, entity: [String: JSON], fieldsConform: Bool = false) {
         self.row = row
         self.entity = entity
+        self.fieldsConform = fieldsConform
     }
 
     package var rowID: String { self.row.id }
@@ -111,12 +115,13 @@ package enum IncrementalDecoder {
                     for r in before { reuse[r.row.digest] = r }
                 }
                 let index = reuse
+                let fields = FieldTable.canonical(key)
                 let decoded = Parallel.map(list.count, makeState: { RowHasher() }) { hasher, i in
                     let slice = list[i]
                     let digest = hasher.digest(slice)
                     if let same = index[digest] { return (Result<StoredRow, JSONParseError>.success(same), false) }
                     return (Result { () throws(JSONParseError) in
-                        try Self.parseRow(Array(slice), digest: digest, type: key)
+                        try Self.parseRow(Array(slice), digest: digest, type: key, fields: fields)
                     }, true)
                 }
                 var out: [StoredRow] = []
@@ -142,14 +147,16 @@ package enum IncrementalDecoder {
         return DecodedSnapshot(rows: rows, trustedIPs: trusted, fresh: fresh, removed: [:], previous: nil)
     }
 
-    static func parseRow(_ bytes: [UInt8], digest: RowDigest, type: String) throws(JSONParseError) -> StoredRow {
-        guard case .object(let entity) = try JSONParser.parse(bytes) else {
-            throw JSONParseError(reason: "\(type) row is not an object", offset: 0)
-        }
+    /// - Parameter fields: the type's ``FieldTable``: the row's fields are checked against it as they are parsed.
+    static func parseRow(_ bytes: [UInt8], digest: RowDigest, type: String, fields: [FieldTable.Column]?)
+        throws(JSONParseError) -> StoredRow
+    {
+        let (object, conforms) = try JSONParser.parseRecord(bytes, fields: fields)
+        guard let entity = object else { throw JSONParseError(reason: "\(type) row is not an object", offset: 0) }
         guard let id = entity["id"]?.stringValue, !id.isEmpty else {
             throw JSONParseError(reason: "\(type) row has no id", offset: 0)
         }
-        return StoredRow(row: CanonicalRow(id: id, bytes: bytes, digest: digest), entity: entity)
+        return StoredRow(row: CanonicalRow(id: id, bytes: bytes, digest: digest), entity: entity, fieldsConform: conforms)
     }
 }
 
@@ -234,47 +241,61 @@ struct RowScanner {
     mutating func value() throws(JSONParseError) -> ArraySlice<UInt8> {
         self.skipWhitespace()
         let start = self.i
+        let (end, stop) = self.bytes.withUnsafeBufferPointer { Self.scan($0, from: start) }
+        self.i = end
+        switch stop {
+        case .complete: return self.bytes[start..<end]
+        case .scalar: return try self.scalar(start)
+        case .tooDeep: throw self.error("nesting too deep")
+        case .truncated: throw self.error("unexpected end of input")
+        }
+    }
+
+    /// How a scan for the end of a value stopped.
+    private enum Stop {
+        /// At the end of the value (after its last byte).
+        case complete
+        /// At the byte after a scalar (or where a value was expected and none starts).
+        case scalar
+        case tooDeep
+        case truncated
+    }
+
+    /// Where the value starting at `start` ends. Reads through a buffer (no bounds check or reference count per
+    /// byte) and runs through string contents in a loop of their own: a whole snapshot's rows are scanned on one
+    /// core before they are parsed on all of them.
+    private static func scan(_ b: UnsafeBufferPointer<UInt8>, from start: Int) -> (Int, Stop) {
+        var i = start
         var depth = 0
-        var inString = false
-        while self.i < self.bytes.count {
-            let c = self.bytes[self.i]
-            if inString {
-                if c == UInt8(ascii: "\\") {
-                    self.i += 2
-                    continue
-                }
-                if c == UInt8(ascii: "\"") {
-                    inString = false
-                    if depth == 0 {
-                        self.i += 1
-                        return self.bytes[start..<self.i]
-                    }
-                }
-                self.i += 1
-                continue
-            }
+        let n = b.count
+        while i < n {
+            let c = b[i]
             switch c {
             case UInt8(ascii: "\""):
-                inString = true
+                // String contents: only a quote ends them; a backslash escapes the byte after it.
+                i += 1
+                while true {
+                    guard i < n else { return (i, .truncated) }
+                    let s = b[i]
+                    if s == UInt8(ascii: "\"") { break }
+                    i += s == UInt8(ascii: "\\") ? 2 : 1
+                }
+                if depth == 0 { return (i + 1, .complete) }
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1
-                guard depth <= JSONParser.maxDepth else { throw self.error("nesting too deep") }
+                guard depth <= JSONParser.maxDepth else { return (i, .tooDeep) }
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                if depth == 0 { return try self.scalar(start) }
+                if depth == 0 { return (i, .scalar) }
                 depth -= 1
-                if depth == 0 {
-                    self.i += 1
-                    return self.bytes[start..<self.i]
-                }
+                if depth == 0 { return (i + 1, .complete) }
             case UInt8(ascii: ","), 0x20, 0x0A, 0x0D, 0x09:
-                if depth == 0 { return try self.scalar(start) }
+                if depth == 0 { return (i, .scalar) }
             default:
                 break
             }
-            self.i += 1
+            i += 1
         }
-        if depth == 0, !inString, self.i > start { return self.bytes[start..<self.i] }
-        throw self.error("unexpected end of input")
+        return depth == 0 && i > start ? (i, .complete) : (i, .truncated)
     }
 
     private func scalar(_ start: Int) throws(JSONParseError) -> ArraySlice<UInt8> {

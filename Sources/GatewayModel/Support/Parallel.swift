@@ -38,6 +38,29 @@ package enum Parallel {
     }
 }
 
+extension Parallel {
+    /// `first` and `second` run side by side, for independent phases whose serial parts would otherwise leave a
+    /// core idle: `second` on a global queue, `first` on the calling thread, which then waits for `second`. Each
+    /// may spread over the cores itself (``map(_:minimumPerChunk:makeState:_:)``): neither runs inside the other's
+    /// `concurrentPerform`, which would make it serial. One core: one after the other.
+    package static func both<A, B: Sendable>(_ first: () -> A, _ second: @Sendable () -> B) -> (A, B) {
+        if Self.width < 2 { return (first(), second()) }
+        let slot = Slot<B>()
+        let group = DispatchGroup()
+        return withoutActuallyEscaping(second) { second in
+            DispatchQueue.global().async(group: group) { slot.value = second() }
+            let a = first()
+            group.wait()  // `second` has run and written its slot: the wait orders that write before this read
+            return (a, slot.value ?? second())
+        }
+    }
+
+    /// Where the queued half of ``both(_:_:)`` leaves its result; written once, read after the wait.
+    private final class Slot<T>: @unchecked Sendable {
+        var value: T?
+    }
+}
+
 /// A value handed to concurrent chunks that touch disjoint parts of it.
 struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T

@@ -3,20 +3,23 @@ import Foundation
 /// Kong ids: lowercase canonical UUID strings.
 package enum UUIDString {
     package static func isValid(_ s: String) -> Bool {
-        var s = s
         // Native strings are contiguous UTF-8 (checked in place); others are made so first.
-        return s.withUTF8 { u in
-            guard u.count == 36 else { return false }
-            for i in 0..<36 {
-                let c = u[i]
-                if i == 8 || i == 13 || i == 18 || i == 23 {
-                    if c != UInt8(ascii: "-") { return false }
-                } else if !Self.isHex(c) {
-                    return false
-                }
+        if let valid = s.utf8.withContiguousStorageIfAvailable(Self.isValid) { return valid }
+        var s = s
+        return s.withUTF8(Self.isValid)
+    }
+
+    private static func isValid(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard u.count == 36 else { return false }
+        for i in 0..<36 {
+            let c = u[i]
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                if c != UInt8(ascii: "-") { return false }
+            } else if !Self.isHex(c) {
+                return false
             }
-            return true
         }
+        return true
     }
 
     @inline(__always)
