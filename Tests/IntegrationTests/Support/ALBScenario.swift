@@ -207,7 +207,7 @@ enum NginxALB {
                 try await Task.sleep(for: .milliseconds(20))
             }
             lastLog = managed.log + ((try? String(contentsOfFile: prefix + "/error.log", encoding: .utf8)) ?? "")
-            try? await managed.stop(timeout: .seconds(5))
+            _ = try? await managed.stop(timeout: .seconds(5))
         }
         throw Failure(description: "nginx did not start:\n\(lastLog)")
     }
