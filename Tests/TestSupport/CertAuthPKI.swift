@@ -79,16 +79,7 @@ package struct CertAuthPKI: Sendable {
         prompt = no
         [dn]
         CN = placeholder
-        [root_ext]
-        basicConstraints = critical,CA:TRUE
-        keyUsage = critical,keyCertSign,cRLSign
-        subjectKeyIdentifier = hash
-        [int_ext]
-        basicConstraints = critical,CA:TRUE,pathlen:0
-        keyUsage = critical,keyCertSign,cRLSign
-        subjectKeyIdentifier = hash
-        authorityKeyIdentifier = keyid:always
-        [client_ext]
+        \(X509Profiles.rootCA(section: "root_ext"))\(X509Profiles.intermediateCA(section: "int_ext"))[client_ext]
         basicConstraints = critical,CA:FALSE
         keyUsage = critical,digitalSignature
         extendedKeyUsage = clientAuth

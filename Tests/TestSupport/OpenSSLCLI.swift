@@ -31,3 +31,28 @@ package enum OpenSSLCLI {
         return String(decoding: stdout, as: UTF8.self)
     }
 }
+
+/// The X.509 extension sections the test PKIs share, as `openssl` config text: a root CA and an intermediate CA
+/// that may sign only leaves (`extra` lines are appended to a section, e.g. a CRL distribution point).
+package enum X509Profiles {
+    package static func rootCA(section: String) -> String {
+        """
+        [\(section)]
+        basicConstraints = critical,CA:TRUE
+        keyUsage = critical,keyCertSign,cRLSign
+        subjectKeyIdentifier = hash
+
+        """
+    }
+
+    package static func intermediateCA(section: String, extra: [String] = []) -> String {
+        """
+        [\(section)]
+        basicConstraints = critical,CA:TRUE,pathlen:0
+        keyUsage = critical,keyCertSign,cRLSign
+        subjectKeyIdentifier = hash
+        authorityKeyIdentifier = keyid:always
+
+        """ + extra.map { $0 + "\n" }.joined()
+    }
+}

@@ -89,17 +89,8 @@ package final class RevocationPKI: Sendable {
         defer { try? FileManager.default.removeItem(at: dir) }
         let leaves = self.leaves(closed: closed, silent: silent.port)
         var extensions = """
-            [root_ext]
-            basicConstraints = critical,CA:TRUE
-            keyUsage = critical,keyCertSign,cRLSign
-            subjectKeyIdentifier = hash
-            [int_ext]
-            basicConstraints = critical,CA:TRUE,pathlen:0
-            keyUsage = critical,keyCertSign,cRLSign
-            subjectKeyIdentifier = hash
-            authorityKeyIdentifier = keyid:always
-            crlDistributionPoints = URI:\(base)/crl/root.crl
-            [responder_ext]
+            \(X509Profiles.rootCA(section: "root_ext"))\(X509Profiles.intermediateCA(
+                section: "int_ext", extra: ["crlDistributionPoints = URI:\(base)/crl/root.crl"]))[responder_ext]
             basicConstraints = critical,CA:FALSE
             keyUsage = critical,digitalSignature
             extendedKeyUsage = OCSPSigning

@@ -44,16 +44,7 @@ struct ALBPKI {
             prompt = no
             [dn]
             CN = placeholder
-            [root]
-            basicConstraints = critical,CA:TRUE
-            keyUsage = critical,keyCertSign,cRLSign
-            subjectKeyIdentifier = hash
-            [intermediate]
-            basicConstraints = critical,CA:TRUE,pathlen:0
-            keyUsage = critical,keyCertSign,cRLSign
-            subjectKeyIdentifier = hash
-            authorityKeyIdentifier = keyid:always
-            [client]
+            \(X509Profiles.rootCA(section: "root"))\(X509Profiles.intermediateCA(section: "intermediate"))[client]
             basicConstraints = critical,CA:FALSE
             keyUsage = critical,digitalSignature
             extendedKeyUsage = clientAuth
