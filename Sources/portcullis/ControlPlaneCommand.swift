@@ -85,6 +85,17 @@ struct ControlPlaneCommand: AsyncParsableCommand {
         config.clusterMaxFrame = self.clusterMaxFrame
         config.heartbeatInterval = .milliseconds(self.heartbeatInterval)
 
+        // The database has one writer: a second control plane on the same file is refused (the lock is the
+        // kernel's: it goes with the process, however the process ends).
+        let lock: Int32?
+        do {
+            lock = try DatabaseLock.acquire(for: self.db)
+        } catch {
+            logger.critical("cannot start the control plane", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+        defer { if let lock { close(lock) } }
+
         let server: ControlPlaneServer
         do {
             server = try ControlPlaneServer(configuration: config, logger: logger)
@@ -119,5 +130,30 @@ struct ControlPlaneCommand: AsyncParsableCommand {
         let ip = address.ipAddress ?? "?"
         let port = address.port ?? 0
         return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}
+
+/// An exclusive `flock` on `DB.lock` beside the database, held for the life of the control plane.
+enum DatabaseLock {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The locked descriptor, or nil when no lock file can be made there (the database's own opening then says
+    /// what is wrong with the path, and fails).
+    static func acquire(for database: String) throws -> Int32? {
+        let path = database + ".lock"
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
+        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return nil }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let reason = errno == EWOULDBLOCK
+                ? "another control plane is using the database \(database) (it holds \(path)); stop it first"
+                : "cannot lock \(path): \(String(cString: strerror(errno)))"
+            close(fd)
+            throw Failure(description: reason)
+        }
+        return fd
     }
 }

@@ -151,3 +151,23 @@ struct AdminListenerTests {
         #expect(try await cp.stop() == 0)
     }
 }
+
+@Suite("One writer per database")
+struct DatabaseLockTests {
+    @Test("a second control plane on the same database is refused with a clear message; the first keeps serving")
+    func secondControlPlaneRefused() async throws {
+        let dir = try TempDir()
+        let first = try await ControlPlaneProcess.start(in: dir)
+        let second = try await Subprocess.run(try Paths.binary(), [
+            "control-plane", "--db", dir.path("portcullis.db"), "--admin-listen", "127.0.0.1:0",
+            "--cluster-socket", dir.path("other.sock"),
+        ], timeout: .seconds(30))
+        #expect(second.status != 0, "\(second)")
+        #expect(second.stderr.contains("another control plane is using the database"), "\(second.stderr)")
+        try await first.admin().expect(200, "GET", "/status")
+        #expect(try await first.stop() == 0)
+        // Once the first is gone, the database can be opened again.
+        let again = try await ControlPlaneProcess.start(in: dir)
+        #expect(try await again.stop() == 0)
+    }
+}
