@@ -69,8 +69,9 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     package let headerName: String
     let authenticator: HeaderCertificateAuthenticator
     let secureSource: Bool
-    /// `trusted_sources`, else the gateway's `_trusted_ips`.
-    let trustedSources: [CIDR]
+    /// The plugin's own `trusted_sources`; nil when it has none and the gateway's `_trusted_ips` apply (the proxy
+    /// has already checked the peer against those, once per connection: ``PluginContext/trustedSource``).
+    let trustedSources: [CIDR]?
     let revocation: RevocationMode
     /// nil with `SKIP`.
     package let revocationChecker: RevocationChecker?
@@ -137,7 +138,7 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
 
         self.secureSource = config["secure_source"]?.boolValue ?? true
         let own = (config["trusted_sources"]?.arrayValue ?? []).compactMap(\.stringValue)
-        self.trustedSources = (own.isEmpty ? content.trustedIPs : own).compactMap(CIDR.parse)
+        self.trustedSources = own.isEmpty ? nil : own.compactMap(CIDR.parse)
 
         let mode = config["revocation_check_mode"]?.stringValue ?? RevocationMode.ignoreCAError.rawValue
         guard let revocation = RevocationMode(rawValue: mode) else {
@@ -196,7 +197,7 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
         // Logical OR with an earlier auth plugin (Kong: `conf.anonymous and kong.client.get_credential()`).
         if case .notConfigured = self.anonymous {} else if context.credential != nil { return .proceed }
 
-        if self.secureSource, !self.isTrustedSource(context.peer) {
+        if self.secureSource, !self.isTrustedSource(context) {
             return self.refuse(context, Self.failedVerification, outcome: "untrusted_source")
         }
         let values = context.request.headers[self.headerName]
@@ -259,9 +260,10 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
         }
     }
 
-    private func isTrustedSource(_ peer: IPAddress?) -> Bool {
-        guard let peer else { return false }
-        return self.trustedSources.contains { $0.contains(peer) }
+    private func isTrustedSource(_ context: PluginContext) -> Bool {
+        guard let own = self.trustedSources else { return context.trustedSource }
+        guard let peer = context.peer else { return false }
+        return own.contains { $0.contains(peer) }
     }
 
     /// A verified chain: revocation policy, then `skip_consumer_lookup` or consumer matching.
