@@ -184,7 +184,11 @@ package enum FieldName: Equatable {
     case other
 
     package init<S: StringProtocol>(_ name: S) {
-        let utf8 = name.utf8
+        self.init(utf8: name.utf8)
+    }
+
+    /// The same classification straight from a name's bytes (the fast lane's heads are never made into Strings).
+    package init<C: Collection<UInt8>>(utf8: C) {
         func named(_ lower: StaticString) -> Bool { utf8.elementsEqualLowercased(lower) }
         switch utf8.count {
         case 2: self = named("te") ? .hopByHop : .other

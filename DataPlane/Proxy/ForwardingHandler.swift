@@ -587,7 +587,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         ])
     }
 
-    private static func isTimeout(_ error: any Error) -> Bool {
+    /// Whether a connect failed by timing out (Kong answers 504 then, 502 otherwise).
+    static func isTimeout(_ error: any Error) -> Bool {
         if case ChannelError.connectTimeout = error { return true }
         if let error = error as? NIOConnectionError {
             return error.connectionErrors.contains { if case ChannelError.connectTimeout = $0.error { true } else { false } }

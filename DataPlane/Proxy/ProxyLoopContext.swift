@@ -6,11 +6,14 @@ import NIOCore
 /// loop.
 final class ProxyLoopContext {
     let pool: UpstreamPool
+    /// The fast lane's plain-HTTP connections (raw bytes, no codec).
+    let rawPool: RawUpstreamPool
     private var config: AppliedConfig?
     private var table: ServiceTable?
 
     init(eventLoop: any EventLoop) {
         self.pool = UpstreamPool(eventLoop: eventLoop)
+        self.rawPool = RawUpstreamPool(eventLoop: eventLoop)
     }
 
     /// The table compiled with `config`. Holding `config` keeps the identity comparison sound (an ObjectIdentifier

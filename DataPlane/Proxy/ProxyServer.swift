@@ -8,8 +8,8 @@ package import ServiceLifecycle
 
 /// The proxy listeners (`--proxy-listen`, and `--proxy-tls-listen` when configured), shared between data planes
 /// with SO_REUSEPORT. Both serve the same event loops, pools and answers; on the TLS one X-Forwarded-Proto is
-/// `https`. Every connection goes through a ``ClientEdgeHandler`` (size limits, client timeouts) before its
-/// ``ForwardingHandler``.
+/// `https`. Every connection starts on the ``FastLaneHandler``; a request that needs more gets the full path: a
+/// ``ClientEdgeHandler`` (size limits, client timeouts) before a ``ForwardingHandler``.
 ///
 /// Each request is answered from the configuration applied when its head arrived: 503 with a JSON reason while
 /// none is applied (never a hang), Kong's 404 when no route matches (``Router``), otherwise it is forwarded to the
@@ -83,19 +83,10 @@ package final class ProxyServer: Service, Sendable {
                         }
                         let pipeline = channel.pipeline.syncOperations
                         if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
-                        let edge = ClientEdgeHandler(limits: limits, logger: logger)
-                        try pipeline.addHandler(ClientEdgeHandler.BytesProbe(edge))
-                        // No pipelining handler (the edge queues pipelined requests itself, without switching
-                        // the socket's read interest per request) and no outbound header validation: every header
-                        // written was parsed by a decoder or checked where a plugin set it (``HeaderValidity``).
-                        try pipeline.configureHTTPServerPipeline(
-                            withPipeliningAssistance: false, withErrorHandling: false,
-                            withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
-                            withDecoderLimitConfiguration: ClientEdgeHandler.decoderLimits(limits))
-                        try pipeline.addHandler(edge)
-                        try pipeline.addHandler(
-                            ForwardingHandler(state: state, loop: loop, logger: logger, scheme: tls == nil ? "http" : "https"),
-                            name: ClientEdgeHandler.forwarderName)
+                        // The fast lane forwards the common request from its bytes and installs the full HTTP/1.1
+                        // path behind itself the first time a request needs it.
+                        try pipeline.addHandler(FastLaneHandler(state: state, loop: loop, limits: limits, logger: logger,
+                                                                scheme: tls == nil ? "http" : "https"))
                     }
                 }
         }

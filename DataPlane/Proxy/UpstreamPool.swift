@@ -7,10 +7,8 @@ import NIOTLS
 /// Keep-alive connections to upstream services for one event loop: connections are made on that loop
 /// (`ClientBootstrap(group: eventLoop)`), so a request never hops threads. Confined to its event loop.
 ///
-/// Bounds follow Kong's defaults: at most ``maxIdlePerKey`` idle connections per upstream address
-/// (`upstream_keepalive_pool_size`), closed after ``idleTimeout`` unused (`upstream_keepalive_idle_timeout`) or
-/// after ``maxRequests`` requests (`upstream_keepalive_max_requests`). Idle connections the upstream closes leave
-/// the pool as soon as the close is seen.
+/// Idle connections are kept by ``IdleConnections`` (Kong's pool bounds). Connections of the fast lane, which
+/// speak raw bytes, have their own pool (``RawUpstreamPool``).
 ///
 /// `https` services get a TLS client handler first in the pipeline (``UpstreamTLSContexts``); the key includes
 /// the TLS settings, so plain, TLS and differently verified connections to one address never mix. A connection is
@@ -47,27 +45,19 @@ final class UpstreamPool {
         }
     }
 
-    static let maxIdlePerKey = 512
-    static let idleTimeout = TimeAmount.seconds(60)
-    static let maxRequests = 1000
-
     let eventLoop: any EventLoop
     /// Client TLS contexts of this loop (its CA index is refreshed with each configuration the loop serves).
     let tlsContexts = UpstreamTLSContexts()
-    /// Idle connections per address, most recently used last (reused first: its socket is the warmest).
-    private var idle: [Key: [UpstreamConnection]] = [:]
+    private let idle: IdleConnections<UpstreamConnection>
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
+        self.idle = IdleConnections(eventLoop: eventLoop)
     }
 
     /// An idle connection to `key`, now leased to the caller, or nil.
     func lease(_ key: Key) -> UpstreamConnection? {
-        while let connection = self.idle[key]?.popLast() {
-            connection.idleSince = nil
-            if connection.isActive { return connection }
-        }
-        return nil
+        self.idle.lease(key)
     }
 
     /// Opens a new connection to `service` with its connect timeout; `done` is called on the event loop.
@@ -138,50 +128,16 @@ final class UpstreamPool {
         }
     }
 
-    /// Takes back a connection whose last exchange completed cleanly; closes it instead when the pool for its
-    /// address is full or it has served enough requests.
+    /// Takes back a connection whose last exchange completed cleanly (see ``IdleConnections/release(_:)``).
     func release(_ connection: UpstreamConnection) {
         connection.delegate = nil
         connection.resumeReads()
-        connection.requestsServed += 1
-        guard connection.isActive, connection.requestsServed < Self.maxRequests,
-              (self.idle[connection.key]?.count ?? 0) < Self.maxIdlePerKey
-        else {
-            connection.close()
-            return
-        }
-        self.idle[connection.key, default: []].append(connection)
-        let now = NIODeadline.now()
-        connection.idleSince = now
-        if connection.idleTimer == nil { self.watchIdle(connection, until: now + Self.idleTimeout) }
-    }
-
-    /// The idle timeout, lazily: leasing and releasing only record when the connection became idle; the one task
-    /// per connection closes it once it has been idle for ``idleTimeout``, re-arms itself for what is left, or
-    /// stops while the connection is leased (its next release starts it again). Nothing is scheduled or cancelled
-    /// per request.
-    private func watchIdle(_ connection: UpstreamConnection, until deadline: NIODeadline) {
-        connection.idleTimer = self.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            [weak self, weak connection] in
-            guard let self, let connection else { return }
-            connection.idleTimer = nil
-            guard let since = connection.idleSince else { return }
-            let due = since + Self.idleTimeout
-            if due <= .now() {
-                connection.close()
-            } else {
-                self.watchIdle(connection, until: due)
-            }
-        }
+        self.idle.release(connection)
     }
 
     /// Drops a closed connection from the idle list (no-op when it was leased).
     func forget(_ connection: UpstreamConnection) {
-        connection.idleTimer?.cancel()
-        connection.idleTimer = nil
-        guard var list = self.idle[connection.key], let i = list.firstIndex(where: { $0 === connection }) else { return }
-        list.remove(at: i)
-        self.idle[connection.key] = list.isEmpty ? nil : list
+        self.idle.forget(connection)
     }
 }
 
@@ -237,7 +193,7 @@ protocol UpstreamDelegate: AnyObject {
 
 /// The last handler of an upstream connection's pipeline (after NIO's HTTP client codec): passes response parts
 /// to the request that leased it and holds reads back while that request's client is not writable.
-final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
+final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler, PooledConnection {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
