@@ -18,11 +18,13 @@ final class EchoUpstream: @unchecked Sendable {
         self.logPath = logPath
     }
 
-    /// - Parameter tls: a PEM certificate and key path: the upstream serves HTTPS with them.
-    static func start(in dir: TempDir, tls: (cert: String, key: String)? = nil, timeout: Duration = .seconds(15))
-        async throws -> EchoUpstream
+    /// - Parameters:
+    ///   - tls: a PEM certificate and key path: the upstream serves HTTPS with them.
+    ///   - script: the upstream's script (`scripts/scripted-upstream.py` answers with exact bytes).
+    static func start(in dir: TempDir, tls: (cert: String, key: String)? = nil, timeout: Duration = .seconds(15),
+                      script: String = "scripts/echo-upstream.py") async throws -> EchoUpstream
     {
-        let script = try Paths.packageRoot().appendingPathComponent("scripts/echo-upstream.py")
+        let script = try Paths.packageRoot().appendingPathComponent(script)
         let logPath = dir.path("upstream-\(UUID().uuidString.prefix(8)).log")
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
