@@ -549,20 +549,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     {
         guard let context = self.context else { return }
         let run = self.takePlugins()
-        // A plugin's early answer brings its own headers (its Content-Type replaces the JSON one).
-        let extra = run?.exit?.headers ?? HTTPHeaders()
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: extra.first(name: "content-type") ?? "application/json; charset=utf-8")
-        headers.add(name: "Content-Length", value: String(body.count))
-        headers.add(name: "Server", value: "portcullis")
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        for (name, value) in extra {
-            switch name.lowercased() {
-            case "content-type", "content-length", "transfer-encoding", "connection": continue
-            default: headers.add(name: name, value: value)
-            }
-        }
-        var responseHead = HTTPResponseHead(version: version, status: status, headers: headers)
+        var responseHead = ProxyAnswers.head(status, bodyLength: body.count, keepAlive: keepAlive, version: version,
+                                             extra: run?.exit?.headers)
         if let run {
             run.headerFilter(&responseHead)
             self.dropInvalidHeaders(&responseHead, run)

@@ -61,6 +61,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         /// Waiting for (the rest of) a request.
         case idle
         case exchange(Exchange)
+        /// A plugin's `access` phase is suspended on a future; the request's bytes were taken already.
+        case access(PluginRun)
         /// The connection is being closed: nothing more is read or answered.
         case closing
     }
@@ -135,10 +137,16 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
 
     /// The connection is done with: the upstream connection in use is closed (it is mid-exchange), timers stop.
     private func stop() {
-        if case .exchange(let ex) = self.phase {
+        switch self.phase {
+        case .exchange(let ex):
             ex.writeTimer?.cancel()
             ex.connection?.close()
             ex.connection = nil
+            ex.plugins?.log(.aborted)
+        case .access(let run):
+            run.log(.aborted)
+        case .idle, .closing:
+            break
         }
         self.phase = .closing
         self.deadline = nil
@@ -180,7 +188,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         switch self.phase {
         case .idle:
             context.read()
-        case .exchange, .closing:
+        case .exchange, .access, .closing:
             // A pipelined request waits for the response in flight: nothing more is read meanwhile.
             if self.pending.readableBytes > 0 { self.readPending = true } else { context.read() }
         }
@@ -196,7 +204,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     /// Takes requests from the bytes read while no exchange is in flight.
     private func drive(_ context: ChannelHandlerContext) {
         while case .fast = self.mode, case .idle = self.phase, self.pending.readableBytes > 0 {
-            let plan = self.pending.withUnsafeReadableBytes { raw in self.plan(raw, allocator: context.channel.allocator) }
+            let plan = self.pending.withUnsafeReadableBytes { raw in
+                self.plan(raw, allocator: context.channel.allocator, eventLoop: context.eventLoop)
+            }
             switch plan {
             case .wait:
                 return
@@ -211,6 +221,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
             case .forward(let ex, let consumed):
                 self.consume(consumed)
                 self.start(ex, context: context)
+            case .plugins(let start, let consumed):
+                self.consume(consumed)
+                self.continueAccess(start, start.run.access(), context: context)
             }
         }
         if case .idle = self.phase, case .fast = self.mode, self.pending.readableBytes == 0 { self.waitForRequest() }
@@ -228,10 +241,22 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         case handOff
         case answer(HTTPResponseStatus, [UInt8], keepAlive: Bool, isHead: Bool, consumed: Int)
         case forward(Exchange, consumed: Int)
+        /// The route has plugins: their `access` phase runs first.
+        case plugins(PluginStart, consumed: Int)
+    }
+
+    /// A request of a route with plugins, waiting for their `access` phase.
+    struct PluginStart {
+        let run: PluginRun
+        let service: UpstreamService
+        let keepAlive: Bool
+        let isHead: Bool
+        let idempotent: Bool
+        let body: ByteBuffer?
     }
 
     /// What to do with the request at the start of `raw`. Pure: no I/O (the bytes are borrowed from ``pending``).
-    private func plan(_ raw: UnsafeRawBufferPointer, allocator: ByteBufferAllocator) -> Plan {
+    private func plan(_ raw: UnsafeRawBufferPointer, allocator: ByteBufferAllocator, eventLoop: any EventLoop) -> Plan {
         let head: ScannedRequest
         switch self.scanner.scanRequest(raw, fields: &self.fields) {
         case .incomplete: return .wait
@@ -268,7 +293,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         guard service.enabled else { return local(.notFound, ProxyAnswers.noRoute) }
         // Plugins, TLS upstreams and protocols this build refuses are the full path's.
         let chain = config.plugins.chain(route: match.route.id, service: service.id)
-        guard service.scheme == "http", chain.isEmpty, chain.refused.isEmpty else { return .handOff }
+        // TLS upstreams, protocols this build refuses and plugins it cannot run are the full path's.
+        guard service.scheme == "http", chain.refused.isEmpty else { return .handOff }
 
         var upstreamURI = match.upstreamPath(servicePath: service.path)
         if let queryStart { upstreamURI += uri[queryStart...] }
@@ -279,16 +305,45 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
             trusted = table.isTrusted(self.peer)
             self.trustedUnder = (table, trusted)
         }
+        let idempotent = !(methodBytes.elementsEqual("POST".utf8) || methodBytes.elementsEqual("PATCH".utf8)
+            || methodBytes.elementsEqual("LOCK".utf8))
+        if !chain.isEmpty {
+            // Plugins see the request as the full path shows it to them: as `HTTPHeaders`, already rewritten.
+            var headers = HTTPHeaders()
+            headers.reserveCapacity(self.fields.count)
+            for field in self.fields {
+                headers.add(name: String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.name]), as: UTF8.self),
+                            value: String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.value]), as: UTF8.self))
+            }
+            let clientHead = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: uri,
+                                             headers: headers)
+            let client = ForwardedHeaders.Client(address: self.peerText, trusted: trusted, listenPort: self.listenPort,
+                                                 scheme: self.scheme)
+            let (upstreamHead, _) = ForwardedHeaders.upstreamRequest(
+                clientHead, uri: upstreamURI, path: path, hostHeader: service.hostHeader,
+                preserveHost: match.route.preserveHost, client: client)
+            let pluginContext = PluginContext(
+                eventLoop: eventLoop, logger: self.logger, route: match.route, service: service,
+                peerAddress: self.peerText, peer: self.peer, trustedSource: trusted, method: clientHead.method,
+                path: path, query: queryStart.map { uri[$0...] }, request: upstreamHead)
+            var body: ByteBuffer?
+            if head.contentLength > 0 {
+                var copy = allocator.buffer(capacity: head.contentLength)
+                copy.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.length..<consumed]))
+                body = copy
+            }
+            let start = PluginStart(run: PluginRun(chain: chain, context: pluginContext), service: service,
+                                    keepAlive: head.keepAlive, isHead: isHead, idempotent: idempotent, body: body)
+            return .plugins(start, consumed: consumed)
+        }
         var request = allocator.buffer(capacity: head.length + head.contentLength + 384)
         self.writeUpstreamHead(raw, head, method: methodBytes, uri: upstreamURI, path: path, service: service,
                                preserveHost: match.route.preserveHost, trusted: trusted, into: &request)
         if head.contentLength > 0 {
             request.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.length..<consumed]))
         }
-        let idempotent = !(methodBytes.elementsEqual("POST".utf8) || methodBytes.elementsEqual("PATCH".utf8)
-            || methodBytes.elementsEqual("LOCK".utf8))
         let ex = Exchange(service: service, request: request, keepAlive: head.keepAlive, isHead: isHead,
-                          idempotent: idempotent)
+                          idempotent: idempotent, plugins: nil)
         return .forward(ex, consumed: consumed)
     }
 
@@ -463,8 +518,13 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         var received: ByteBuffer?
         var lastRead = NIODeadline.now()
         var writeTimer: Scheduled<Void>?
+        /// The route's plugin phases (nil without plugins); `log` runs when the exchange ends.
+        let plugins: PluginRun?
 
-        init(service: UpstreamService, request: ByteBuffer, keepAlive: Bool, isHead: Bool, idempotent: Bool) {
+        init(service: UpstreamService, request: ByteBuffer, keepAlive: Bool, isHead: Bool, idempotent: Bool,
+             plugins: PluginRun?)
+        {
+            self.plugins = plugins
             self.service = service
             self.request = request
             self.keepAlive = keepAlive
@@ -480,6 +540,66 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         case chunked(ChunkedFraming)
         /// The upstream's close ends the body; it is relayed in chunks.
         case untilClose
+    }
+
+    /// Acts on what the `access` phase decided (as ``ForwardingHandler`` does): forward the request as the plugins
+    /// left it, answer, or wait for a suspended plugin (reads are held meanwhile).
+    private func continueAccess(_ start: PluginStart, _ step: PluginRun.Step, context: ChannelHandlerContext) {
+        let run = start.run
+        switch step {
+        case .proceed:
+            let request = run.context.request
+            let invalid = HeaderValidity.invalidFields(request.headers)
+            guard invalid.isEmpty, HeaderValidity.isRequestTarget(request.uri) else {
+                self.logger.error("a plugin left the upstream request unsendable", metadata: [
+                    "gw.route.id": "\(run.context.route.id)", "http.headers.invalid": "\(invalid)",
+                ])
+                return self.continueAccess(start, .respond(PluginRun.failure), context: context)
+            }
+            var bytes = context.channel.allocator.buffer(capacity: 1024 + (start.body?.readableBytes ?? 0))
+            bytes.writeString(request.method.rawValue)
+            bytes.writeInteger(HeadScanner.sp)
+            bytes.writeString(request.uri)
+            bytes.writeStaticString(" HTTP/1.1\r\n")
+            Self.write(request.headers, into: &bytes)
+            if var body = start.body { bytes.writeBuffer(&body) }
+            let ex = Exchange(service: start.service, request: bytes, keepAlive: start.keepAlive, isHead: start.isHead,
+                              idempotent: start.idempotent, plugins: run)
+            self.start(ex, context: context)
+        case .respond(let response):
+            self.phase = .idle
+            self.answer(response.status, response.body, keepAlive: start.keepAlive, isHead: start.isHead,
+                        plugins: run, context: context)
+            if !start.keepAlive { self.closeAfterFlush(context) }
+        case .suspended(let future):
+            self.phase = .access(run)
+            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                // The client may have gone meanwhile.
+                guard case .access(let current) = self.phase, current === run else { return }
+                self.continueAccess(start, run.resume(result), context: context)
+                if case .idle = self.phase { self.next(keepAlive: true, context: context) }
+            }
+        }
+    }
+
+    /// `name: value` lines and the blank line that ends a head.
+    private static func write(_ headers: HTTPHeaders, into out: inout ByteBuffer) {
+        for (name, value) in headers {
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
+    }
+
+    /// Removes the response fields a plugin made unsendable (logged: a configuration or plugin problem).
+    private func dropInvalidHeaders(_ head: inout HTTPResponseHead, _ run: PluginRun) {
+        let dropped = HeaderValidity.removeInvalid(&head.headers)
+        guard !dropped.isEmpty else { return }
+        self.logger.error("response header fields set by a plugin could not be sent: dropped", metadata: [
+            "gw.route.id": "\(run.context.route.id)", "http.headers.invalid": "\(dropped)",
+        ])
     }
 
     private func start(_ ex: Exchange, context: ChannelHandlerContext) {
@@ -558,6 +678,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
                 guard case .head(let response) = scan, response.status >= 200 else { return (scan, nil) }
                 let framing = Self.framing(response, isHead: isHead)
                 let keepAlive = ex.keepAlive
+                if let run = ex.plugins {
+                    return (scan, self.filteredHead(raw, response, framing: framing, keepAlive: keepAlive, run: run,
+                                                    allocator: context.channel.allocator))
+                }
                 return (scan, self.downstreamHead(raw, response, framing: framing, keepAlive: keepAlive,
                                                   allocator: context.channel.allocator))
             }
@@ -637,6 +761,45 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         out.writeString(ForwardedHeaders.via)
         out.writeStaticString(keepAlive ? "\r\n\r\n" : "\r\nconnection: close\r\n\r\n")
         return out
+    }
+
+    /// The response head for a route with plugins: rewritten as the full path does, then `header_filter`.
+    private func filteredHead(_ raw: UnsafeRawBufferPointer, _ response: ScannedResponse, framing: Framing,
+                              keepAlive: Bool, run: PluginRun, allocator: ByteBufferAllocator) -> ByteBuffer
+    {
+        func string(_ range: Range<Int>) -> String {
+            String(decoding: UnsafeRawBufferPointer(rebasing: raw[range]), as: UTF8.self)
+        }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(self.responseFields.count)
+        for field in self.responseFields {
+            if field.kind == .contentLength, response.chunked { continue }
+            headers.add(name: string(field.name), value: string(field.value))
+        }
+        let upstream = HTTPResponseHead(version: .http1_1,
+                                        status: HTTPResponseStatus(statusCode: response.status,
+                                                                   reasonPhrase: string(response.reason)),
+                                        headers: headers)
+        var head = ForwardedHeaders.downstreamResponse(upstream, version: .http1_1, keepAlive: keepAlive)
+        run.headerFilter(&head)
+        self.dropInvalidHeaders(&head, run)
+        switch framing {
+        case .chunked, .untilClose: head.headers.add(name: "transfer-encoding", value: "chunked")
+        case .head, .length: break
+        }
+        var out = allocator.buffer(capacity: response.length + 256)
+        Self.write(head, reason: string(response.reason), into: &out)
+        return out
+    }
+
+    /// A response head on the wire.
+    private static func write(_ head: HTTPResponseHead, reason: String, into out: inout ByteBuffer) {
+        out.writeStaticString("HTTP/1.1 ")
+        out.writeString(String(head.status.code))
+        out.writeInteger(HeadScanner.sp)
+        out.writeString(reason)
+        out.writeStaticString("\r\n")
+        Self.write(head.headers, into: &out)
     }
 
     /// Whether a `Connection` field of the response names the field called `name`.
@@ -756,6 +919,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         }
         // The connection's read-complete no longer reaches this handler: the response goes out now.
         context.flush()
+        ex.plugins?.log(.proxied)
         self.next(keepAlive: ex.keepAlive, context: context)
     }
 
@@ -797,7 +961,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         self.phase = .idle
         let (status, body) = timedOut ? (HTTPResponseStatus.gatewayTimeout, ProxyAnswers.timedOut)
                                       : (HTTPResponseStatus.badGateway, ProxyAnswers.badGateway)
-        self.answer(status, body, keepAlive: ex.keepAlive, isHead: ex.isHead, context: context)
+        self.answer(status, body, keepAlive: ex.keepAlive, isHead: ex.isHead, plugins: ex.plugins, context: context)
         self.next(keepAlive: ex.keepAlive, context: context)
     }
 
@@ -805,16 +969,29 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     private func abort(_ ex: Exchange, context: ChannelHandlerContext) {
         ex.connection?.close()
         ex.connection = nil
-        self.stop()
+        self.stop()  // logs the plugins' `.aborted`
         context.flush()
         context.close(promise: nil)
     }
 
     /// Writes the proxy's own answer (Kong's JSON body); the caller goes on with the next request or the close.
     private func answer(_ status: HTTPResponseStatus, _ body: [UInt8], keepAlive: Bool, isHead: Bool,
-                        context: ChannelHandlerContext)
+                        plugins run: PluginRun? = nil, context: ChannelHandlerContext)
     {
         var out = context.channel.allocator.buffer(capacity: 160 + body.count)
+        if let run {
+            // With plugins the head is built as the full path builds it, for `header_filter`.
+            var head = ProxyAnswers.head(status, bodyLength: body.count, keepAlive: keepAlive, version: .http1_1,
+                                         extra: run.exit?.headers)
+            run.headerFilter(&head)
+            self.dropInvalidHeaders(&head, run)
+            Self.write(head, reason: status.reasonPhrase, into: &out)
+            if !isHead { out.writeBytes(body) }
+            context.write(Self.wrapOutboundOut(out), promise: nil)
+            if keepAlive { context.flush() }
+            run.log(run.exitPlugin.map { .exited(plugin: $0) } ?? .answered)
+            return
+        }
         out.writeStaticString("HTTP/1.1 ")
         out.writeString(String(status.code))
         out.writeInteger(HeadScanner.sp)
@@ -888,7 +1065,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
                 if ex.responseStarted { return self.abort(ex, context: context) }
                 self.fail(ex, timedOut: true)
             }
-        case .closing:
+        case .access, .closing:
             break
         }
     }
