@@ -32,20 +32,39 @@ struct TestDataPlane: Sendable {
         while !FileManager.default.fileExists(atPath: path), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(unixDomainSocketPath: path) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // Read at most one message ahead of the test, so a paused data plane stalls like a real one.
-                    try ClusterChannel.configure(channel, maxFrame: maxFrame, configuration: .init(
-                        backPressureStrategy: .init(lowWatermark: 1, highWatermark: 1)))
+        func attempt() async throws -> NIOAsyncChannel<ClusterMessage, ClusterMessage> {
+            try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(unixDomainSocketPath: path) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        // Read at most one message ahead of the test, so a paused data plane stalls like a real one.
+                        try ClusterChannel.configure(channel, maxFrame: maxFrame, configuration: .init(
+                            backPressureStrategy: .init(lowWatermark: 1, highWatermark: 1)))
+                    }
                 }
+        }
+        // The file exists from bind(); until listen() a connect is refused: retry (bounded).
+        var channel: NIOAsyncChannel<ClusterMessage, ClusterMessage>
+        while true {
+            do {
+                channel = try await attempt()
+                break
+            } catch {
+                guard ContinuousClock.now < deadline else { throw error }
+                try await Task.sleep(for: .milliseconds(20))
             }
+        }
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: ClusterMessage.self)
         let inbound = channel.inbound
+        let outbound = channel.outbound
         let pump: @Sendable () -> Void = {
             Task {
                 do {
-                    for try await m in inbound { continuation.yield(m) }
+                    for try await m in inbound {
+                        // Like a live data plane, answer the server's heartbeat, so that a test slowed down by a
+                        // loaded machine is not taken for a dead peer (3 silent intervals). It carries no state.
+                        if case .heartbeat = m { try? await outbound.write(.heartbeat(.init(version: nil, hash: nil))) }
+                        continuation.yield(m)
+                    }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
