@@ -351,3 +351,57 @@ def certificate_header(size=1500):
         lines.append(b64[at:at + 64] + "%0A")
         at += 64
     return head + "".join(lines) + tail
+
+
+def mint_client_chain(workdir):
+    """A root CA, an intermediate and a client leaf (P-256, clientAuth) minted with the openssl CLI in `workdir`.
+
+    Returns (root PEM, the ALB header value: the leaf and intermediate PEMs URL-encoded as ALB sends them, with
+    `+`, `=` and `/` left unescaped)."""
+    import subprocess
+    import urllib.parse
+    d = os.path.join(workdir, "pki")
+    os.makedirs(d, exist_ok=True)
+
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
+
+    with open(os.path.join(d, "ca.ext"), "w") as f:
+        f.write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+                "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+    with open(os.path.join(d, "leaf.ext"), "w") as f:
+        f.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=clientAuth\nsubjectAltName=DNS:client.bench.example\n"
+                "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+    for name in ("root", "int", "leaf"):
+        run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{name}.key")
+    run("req", "-x509", "-new", "-key", "root.key", "-subj", "/CN=Bench Root CA", "-days", "30",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-out", "root.pem")
+    run("req", "-new", "-key", "int.key", "-subj", "/CN=Bench Intermediate CA", "-out", "int.csr")
+    run("x509", "-req", "-in", "int.csr", "-CA", "root.pem", "-CAkey", "root.key", "-CAcreateserial",
+        "-days", "30", "-extfile", "ca.ext", "-out", "int.pem")
+    run("req", "-new", "-key", "leaf.key", "-subj", "/CN=client.bench.example", "-out", "leaf.csr")
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "int.pem", "-CAkey", "int.key", "-CAcreateserial",
+        "-days", "30", "-extfile", "leaf.ext", "-out", "leaf.pem")
+
+    def read(name):
+        with open(os.path.join(d, name)) as f:
+            return f.read()
+    chain = read("leaf.pem") + read("int.pem")
+    return read("root.pem"), urllib.parse.quote(chain, safe="+=/")
+
+
+def hca_route(origin_port, root_pem):
+    """The pieces of a declarative document for `/mtls`: the origin behind header-cert-auth (ALB header,
+    loopback as the trusted source, no consumer lookup, revocation skipped)."""
+    ca_id = "7c3f0a4e-0000-4000-8000-0000000000b1"
+    service = {"name": "origin-mtls", "url": f"http://127.0.0.1:{origin_port}/bench",
+               "routes": [{"name": "mtls", "paths": ["/mtls"], "plugins": [{
+                   "name": "header-cert-auth", "config": {
+                       "ca_certificates": [ca_id], "certificate_header_name": "X-Amzn-Mtls-Clientcert",
+                       "certificate_header_format": "url_encoded", "secure_source": True,
+                       "trusted_sources": ["127.0.0.1/32"], "skip_consumer_lookup": True,
+                       "revocation_check_mode": "SKIP"}}]}]}
+    return {"id": ca_id, "cert": root_pem}, service
+
