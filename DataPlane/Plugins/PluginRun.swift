@@ -95,6 +95,17 @@ final class PluginRun {
         self.chain.consumerScoped ? self.resolved[index] : self.chain.slots[index].base
     }
 
+    /// Whether a plugin of this request runs `header_filter`: without one the proxy may send the response head it
+    /// built without making it an `HTTPResponseHead` (it then reports the status with ``responded(_:)``).
+    var filtersHeaders: Bool {
+        self.chain.slots.indices.contains { self.instance($0)?.phases.contains(.headerFilter) == true }
+    }
+
+    /// Records the status of a response head that went out without `header_filter` (for `log`).
+    func responded(_ status: HTTPResponseStatus) {
+        self.context.responseStatus = status
+    }
+
     /// Runs `header_filter` over the response head about to be sent.
     func headerFilter(_ head: inout HTTPResponseHead) {
         for index in self.chain.slots.indices {

@@ -678,10 +678,11 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
                 guard case .head(let response) = scan, response.status >= 200 else { return (scan, nil) }
                 let framing = Self.framing(response, isHead: isHead)
                 let keepAlive = ex.keepAlive
-                if let run = ex.plugins {
+                if let run = ex.plugins, run.filtersHeaders {
                     return (scan, self.filteredHead(raw, response, framing: framing, keepAlive: keepAlive, run: run,
                                                     allocator: context.channel.allocator))
                 }
+                ex.plugins?.responded(HTTPResponseStatus(statusCode: response.status))
                 return (scan, self.downstreamHead(raw, response, framing: framing, keepAlive: keepAlive,
                                                   allocator: context.channel.allocator))
             }

@@ -160,9 +160,14 @@ struct HeadScanner {
         var valueEnd = i
         while i < n {
             let byte = raw[i]
+            if byte > self.sp, byte != 0x7F {
+                // Visible ASCII or obs-text: the common byte, one test.
+                i += 1
+                valueEnd = i
+                continue
+            }
             if byte == self.cr || byte == self.lf { break }
-            guard byte >= self.sp || byte == self.tab, byte != 0x7F else { return nil }
-            if byte != self.sp && byte != self.tab { valueEnd = i + 1 }
+            guard byte == self.sp || byte == self.tab else { return nil }
             i += 1
         }
         guard i < n else { return nil }
