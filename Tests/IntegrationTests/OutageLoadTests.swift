@@ -8,7 +8,7 @@ import Darwin
 #endif
 
 /// Faults under load: the control plane down (5 s in `make test`, PORTCULLIS_SOAK_OUTAGE_SECONDS in `make soak`)
-/// while two data planes serve, and a data plane killed under `portcullis up`.
+/// while two data planes serve, a data plane killed under `portcullis up`, config pushes while two serve.
 @Suite("Faults under load")
 struct OutageLoadTests {
     @Test("control plane down under load: no failed request; a data plane restarted meanwhile serves its cache")
@@ -134,6 +134,39 @@ struct OutageLoadTests {
         Soak.report("after the restart: \(after)")
         #expect(after.failed == 0, "\(after)")
         #expect(try await up.stop(timeout: .seconds(30)) == 0)
+    }
+
+    @Test("config pushes during load: every request to the unchanged route answered 200")
+    func configPushesUnderLoad() async throws {
+        let dir = try TempDir()
+        let cp = try await ControlPlaneProcess.start(in: dir, extra: ClusterTests.heartbeat)
+        let dps = [try await DataPlaneProcess.start(in: dir, cache: "dp1"),
+                   try await DataPlaneProcess.start(in: dir, cache: "dp2")]
+        let admin = cp.admin()
+        try await admin.expect(201, "POST", "/config", body: DataPlaneFaultTests.okYAML(), contentType: "application/yaml")
+        let first = try await ClusterTests.converge(cp, dps)
+        let pushes = Soak.enabled ? 500 : 100
+        let stop = LoadClient.Stop()
+        let ports = dps.map(\.proxyPort)
+        // Bounded by time too, should the pushes stall.
+        let load = Task { await LoadClient.run(ports: ports, path: "/ok", connections: 2, duration: .seconds(300), stop: stop) }
+        for i in 1...pushes {
+            // Alternately a new consumer and a route of its own (other routes than /ok change too).
+            if i % 2 == 0 {
+                try await admin.expect(201, "POST", "/consumers", body: #"{"username":"push-\#(i)"}"#)
+            } else {
+                try await admin.expect(201, "POST", "/services/svc/routes", body: #"{"name":"r\#(i)","paths":["/r\#(i)"]}"#)
+            }
+        }
+        let last = try await ClusterTests.converge(cp, dps)
+        stop.set()
+        let figures = await load.value
+        Soak.report("\(pushes) config pushes under load on 2 data planes: \(figures)")
+        #expect(last != first)
+        #expect(figures.sent > 0)
+        #expect(figures.failed == 0, "\(figures)")
+        for dp in dps { #expect(try await dp.stop() == 0) }
+        #expect(try await cp.stop() == 0)
     }
 
     /// Established TCP connections the process `pid` holds on local port `localPort` (Linux: its socket inodes in

@@ -31,8 +31,17 @@ enum LoadClient {
         }
     }
 
-    /// Runs `connections` connections to each port in `ports` for `duration`; returns the totals.
-    static func run(ports: [Int], path: String, connections: Int, duration: Duration) async -> Figures {
+    /// Ends a run before its deadline.
+    final class Stop: Sendable {
+        private let flag = Atomic<Bool>(false)
+        func set() { self.flag.store(true, ordering: .releasing) }
+        var isSet: Bool { self.flag.load(ordering: .acquiring) }
+    }
+
+    /// Runs `connections` connections to each port in `ports` for `duration` (or until `stop`); returns the totals.
+    static func run(ports: [Int], path: String, connections: Int, duration: Duration, stop: Stop? = nil) async
+        -> Figures
+    {
         let deadline = ContinuousClock.now + duration
         let total = Mutex(Figures())
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
@@ -41,7 +50,7 @@ enum LoadClient {
                 for _ in 0..<connections {
                     group.enter()
                     Thread.detachNewThread {
-                        let figures = Self.connectionLoop(port: port, path: path, deadline: deadline)
+                        let figures = Self.connectionLoop(port: port, path: path, deadline: deadline, stop: stop)
                         total.withLock { $0.add(figures) }
                         group.leave()
                     }
@@ -52,7 +61,7 @@ enum LoadClient {
         return total.withLock { $0 }
     }
 
-    static func connectionLoop(port: Int, path: String, deadline: ContinuousClock.Instant) -> Figures {
+    static func connectionLoop(port: Int, path: String, deadline: ContinuousClock.Instant, stop: Stop?) -> Figures {
         var figures = Figures()
         var fd: Int32 = -1
         let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: portcullis-load\r\n\r\n".utf8)
@@ -62,7 +71,7 @@ enum LoadClient {
             if fd >= 0 { close(fd) }
             fd = -1
         }
-        while ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline, stop?.isSet != true {
             if fd < 0 {
                 fd = Self.connect(port)
                 if fd < 0 {
