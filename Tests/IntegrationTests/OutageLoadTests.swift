@@ -26,9 +26,12 @@ struct OutageLoadTests {
         let ports = loaded.map(\.proxyPort)
         // Load before, during and after the outage: wrk in `make soak` (one per data plane), else our own client.
         let useWrk = Soak.enabled && Wrk.available
+        let stop = LoadClient.Stop()
         let load = Task { () async throws -> LoadClient.Figures in
             guard useWrk else {
-                return await LoadClient.run(ports: ports, path: "/ok", connections: 2, duration: outage + .seconds(4))
+                // Until the control plane is back and the data planes on it (bounded).
+                return await LoadClient.run(ports: ports, path: "/ok", connections: 2, duration: outage + .seconds(120),
+                                            stop: stop)
             }
             return try await withThrowingTaskGroup(of: LoadClient.Figures.self) { group in
                 for port in ports {
@@ -64,6 +67,7 @@ struct OutageLoadTests {
         cp = try await ControlPlaneProcess.start(in: dir, extra: ClusterTests.heartbeat)
         let outageLasted = clock.now - down
         try await ClusterTests.converge(cp, loaded + [spare])
+        stop.set()
         let figures = try await load.value
         Soak.report("control plane down \(outageLasted) under load (\(useWrk ? "wrk" : "LoadClient")) on 2 data "
             + "planes: \(figures)")
@@ -100,9 +104,12 @@ struct OutageLoadTests {
         }
 
         let connections = 8
-        let duration: Duration = Soak.enabled ? .seconds(20) : .seconds(6)
-        let load = Task { await LoadClient.run(ports: [port], path: "/ok", connections: connections, duration: duration) }
-        try await Task.sleep(for: .seconds(2))
+        // Long enough to cover the kill and the restart, however slow the machine (the load ends on `stop`).
+        let duration: Duration = .seconds(120)
+        let stop = LoadClient.Stop()
+        let load = Task {
+            await LoadClient.run(ports: [port], path: "/ok", connections: connections, duration: duration, stop: stop)
+        }
         // The victim: the data plane holding the most of the load's connections (SO_REUSEPORT spreads them).
         func startLines(_ name: String) -> [Substring] {
             up.log.split(separator: "\n").filter { $0.contains("[\(name)]") && $0.contains("data plane starting") }
@@ -113,12 +120,18 @@ struct OutageLoadTests {
             pids["dp-\(i)"] = try #require(line.split(separator: " ").first { $0.hasPrefix("pid=") }
                 .flatMap { Int32($0.dropFirst(4)) })
         }
-        let held = pids.mapValues { Self.establishedConnections(pid: $0, localPort: port) }
+        var held: [String: Int] = [:]
+        try await ClusterTests.until("the load's \(connections) connections established") {
+            held = pids.mapValues { Self.establishedConnections(pid: $0, localPort: port) }
+            return held.values.reduce(0, +) == connections
+        }
         let (victim, onVictim) = try #require(held.max { $0.value < $1.value })
-        #expect(held.values.reduce(0, +) == connections, "connections per data plane: \(held)")
         kill(try #require(pids[victim]), SIGKILL)
         try await ClusterTests.until("the supervisor sees \(victim) exit") { up.log.contains("[supervisor] \(victim) exited") }
         try await ClusterTests.until("\(victim) restarted", timeout: .seconds(60)) { startLines(victim).count == 2 }
+        // Some more load after the restart (20 s of it in soak).
+        try await Task.sleep(for: Soak.enabled ? .seconds(20) : .seconds(2))
+        stop.set()
         let during = await load.value
         Soak.report("up --data-planes 4, \(victim) killed under load holding \(onVictim) of \(connections) keep-alive "
             + "connections (per data plane: \(held.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))): \(during)")

@@ -38,10 +38,18 @@ enum LoadClient {
         var isSet: Bool { self.flag.load(ordering: .acquiring) }
     }
 
-    /// Runs `connections` connections to each port in `ports` for `duration` (or until `stop`); returns the totals.
+    /// The pause between two requests of a connection: in `make test` the load is paced (about 50 requests a
+    /// second per connection), so that it checks correctness without starving the tests that run beside it;
+    /// `make soak` runs flat out.
+    static var pace: Duration { Soak.enabled ? .zero : .milliseconds(20) }
+
+    /// Runs `connections` connections to each port in `ports` for `duration` (or until `stop`), each pausing
+    /// ``pace`` between requests; returns the totals.
     static func run(ports: [Int], path: String, connections: Int, duration: Duration, stop: Stop? = nil) async
         -> Figures
     {
+        let pauseMicroseconds = useconds_t(Self.pace.components.seconds * 1_000_000
+            + Self.pace.components.attoseconds / 1_000_000_000_000)
         let deadline = ContinuousClock.now + duration
         let total = Mutex(Figures())
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
@@ -50,7 +58,8 @@ enum LoadClient {
                 for _ in 0..<connections {
                     group.enter()
                     Thread.detachNewThread {
-                        let figures = Self.connectionLoop(port: port, path: path, deadline: deadline, stop: stop)
+                        let figures = Self.connectionLoop(port: port, path: path, deadline: deadline, stop: stop,
+                                                          pause: pauseMicroseconds)
                         total.withLock { $0.add(figures) }
                         group.leave()
                     }
@@ -61,7 +70,9 @@ enum LoadClient {
         return total.withLock { $0 }
     }
 
-    static func connectionLoop(port: Int, path: String, deadline: ContinuousClock.Instant, stop: Stop?) -> Figures {
+    static func connectionLoop(port: Int, path: String, deadline: ContinuousClock.Instant, stop: Stop?,
+                               pause: useconds_t) -> Figures
+    {
         var figures = Figures()
         var fd: Int32 = -1
         let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: portcullis-load\r\n\r\n".utf8)
@@ -101,6 +112,7 @@ enum LoadClient {
                     fd = -1
                 }
             }
+            if pause > 0 { usleep(pause) }
         }
         if fd >= 0 { close(fd) }
         return figures
