@@ -6,7 +6,7 @@ APT_PACKAGES := libssl-dev libsqlite3-dev libpcre2-dev zlib1g-dev pkg-config ope
 # The reference peers of the benchmarks (make bench).
 BENCH_PACKAGES := haproxy wrk
 
-.PHONY: deps build debug test demo bench clean
+.PHONY: deps build debug test soak demo bench clean
 
 deps:
 	@./scripts/ensure-packages.sh $(APT_PACKAGES)
@@ -20,6 +20,21 @@ build: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# The long variants of the fault tests (bounded: about 10 minutes on 2 cores): 50 rounds of kill -9 of the control
+# plane during concurrent admin writes, the control plane down 60 s under load, a data plane of `up` killed under
+# 20 s of load; the outage's load is wrk's (installed when missing). Figures are the `[soak]` lines.
+# SOAK_ROUNDS / SOAK_OUTAGE change the first two; SOAK_SEED repeats a run's random choices.
+SOAK_ROUNDS ?= 50
+SOAK_OUTAGE ?= 60
+soak: deps
+	@./scripts/ensure-packages.sh wrk
+	$(SWIFT) build --build-tests
+	{ PORTCULLIS_SOAK=1 PORTCULLIS_SOAK_ROUNDS=$(SOAK_ROUNDS) PORTCULLIS_SOAK_OUTAGE_SECONDS=$(SOAK_OUTAGE) \
+	  $(if $(SOAK_SEED),PORTCULLIS_SOAK_SEED=$(SOAK_SEED)) \
+	  $(SWIFT) test --skip-build --filter 'CrashSoakTests|OutageLoadTests|DataPlaneFaultTests'; \
+	  echo $$? > .build/soak.status; } 2>&1 | tee .build/soak.log
+	@grep '^\[soak\]' .build/soak.log; exit $$(cat .build/soak.status)
 
 # The debug build: the one make test builds too, so the two commands of the README compile the product once.
 demo: debug

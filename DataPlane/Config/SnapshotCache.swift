@@ -175,12 +175,18 @@ package struct SnapshotCache: Sendable {
         let temp = path + ".tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         guard fd >= 0 else { throw ApplyError("cannot write \(temp): \(String(cString: strerror(errno)))") }
-        let ok = Self.writeAll(fd, bytes)
-        let synced = fsync(fd) == 0
+        // The errno of the call that failed, read before anything else can overwrite it (a write failing with
+        // ENOSPC is reported as such, not as what a later fsync or unlink said).
+        var failure: Int32 = 0
+        if !Self.writeAll(fd, bytes) {
+            failure = errno
+        } else if fsync(fd) != 0 {
+            failure = errno
+        }
         close(fd)
-        guard ok, synced else {
+        guard failure == 0 else {
             unlink(temp)
-            throw ApplyError("cannot write \(temp): \(String(cString: strerror(errno)))")
+            throw ApplyError("cannot write \(temp): \(String(cString: strerror(failure)))")
         }
         guard rename(temp, path) == 0 else {
             unlink(temp)
