@@ -71,15 +71,10 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A `read()` went towards the socket since the last read completed: the proxy wants the client's bytes.
     private var readRequested = false
     private var lastProgress = NIODeadline.now()
-    /// When the clock runs out (nil: stopped); see ``arm(_:)``.
-    private var deadline: NIODeadline?
-    /// The clock's scheduled task and when it fires.
-    private var timer: Scheduled<Void>?
-    private var timerAt = NIODeadline.distantFuture
+    /// The connection's timeouts (made when the handler is added).
+    private var clock: ConnectionClock?
     /// The lingering close's timer.
     private var lingerTimer: Scheduled<Void>?
-    /// How far ahead the clock's task is ever scheduled: the shortest timeout it runs.
-    private let tick: TimeAmount
     /// Pipelined request parts (and a parse error of a pipelined request) waiting for the response in flight to end.
     private var queued = CircularBuffer<Queued>()
     /// Reads asked for while ``queued`` is not empty.
@@ -93,7 +88,6 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     init(limits: ClientLimits, logger: Logger) {
         self.limits = limits
         self.logger = logger
-        self.tick = min(limits.idleTimeout, limits.headTimeout, limits.bodyTimeout)
     }
 
     /// NIO's decoder limits, set from the same values (a head over them is `headerOverflow`).
@@ -109,6 +103,11 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        let clock = ConnectionClock(
+            eventLoop: context.eventLoop,
+            tick: min(self.limits.idleTimeout, self.limits.headTimeout, self.limits.bodyTimeout))
+        clock.expired = { [weak self] in self?.timerFired(context: context) }
+        self.clock = clock
         if context.channel.isActive { self.waitForRequest() }
     }
 
@@ -370,45 +369,18 @@ final class ClientEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Sets the clock to run out at `deadline`. Only the deadline is recorded when the scheduled task fires no
-    /// later than it (the task re-arms itself for what is left), which is always the case for the proxy's own
-    /// timeouts: the task is never scheduled further than ``tick`` ahead.
     private func arm(_ deadline: NIODeadline) {
-        self.deadline = deadline
-        if self.timer != nil {
-            if self.timerAt <= deadline { return }
-            self.timer?.cancel()
-            self.timer = nil
-        }
-        self.schedule(min(deadline, .now() + self.tick))
-    }
-
-    private func schedule(_ at: NIODeadline) {
-        guard let context = self.context else { return }
-        self.timerAt = at
-        self.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: at) {
-            self.timer = nil
-            guard let deadline = self.deadline else { return }
-            let now = NIODeadline.now()
-            if deadline > now {
-                self.schedule(min(deadline, now + self.tick))
-            } else {
-                self.deadline = nil
-                self.timerFired(context: context)
-            }
-        }
+        self.clock?.arm(deadline)
     }
 
     /// Stops the clock (its task, if any, finds nothing to do when it fires).
     private func cancelTimer() {
-        self.deadline = nil
+        self.clock?.stop()
     }
 
     /// Cancels every scheduled task: the connection is done with.
     private func stopTimers() {
-        self.deadline = nil
-        self.timer?.cancel()
-        self.timer = nil
+        self.clock?.cancel()
         self.lingerTimer?.cancel()
         self.lingerTimer = nil
     }

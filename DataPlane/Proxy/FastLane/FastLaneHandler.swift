@@ -82,13 +82,13 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     /// As in ``ForwardingHandler``: the peer's trust under the table it was checked against.
     private var trustedUnder: (table: ServiceTable, trusted: Bool)?
 
-    /// The clock: when it runs out (nil: stopped), its scheduled task, and when that fires.
-    private var deadline: NIODeadline?
-    private var timer: Scheduled<Void>?
-    private var timerAt = NIODeadline.distantFuture
-    private let tick: TimeAmount
+    /// The connection's timeouts (made when the handler is added).
+    private var clock: ConnectionClock?
     /// When the first byte of the request being read arrived.
     private var headStarted = NIODeadline.now()
+    /// The request being read has its head and waits for the rest of its body (`client_body_timeout` applies: the
+    /// longest gap between two reads).
+    private var awaitingBody = false
 
     init(state: ConfigState, loop: ProxyLoopContext, limits: ClientLimits, logger: Logger, scheme: String) {
         self.state = state
@@ -97,7 +97,6 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         self.logger = logger
         self.scheme = scheme
         self.scanner = HeadScanner(limits: limits)
-        self.tick = min(limits.idleTimeout, limits.headTimeout)
     }
 
     // MARK: Lifecycle
@@ -107,6 +106,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         self.peerText = context.channel.remoteAddress?.ipAddress ?? ""
         self.peer = IPAddress.parse(self.peerText)
         self.listenPort = context.channel.localAddress?.port ?? 0
+        let clock = ConnectionClock(eventLoop: context.eventLoop,
+                                    tick: min(self.limits.idleTimeout, self.limits.headTimeout, self.limits.bodyTimeout))
+        clock.expired = { [weak self] in self?.timerFired(context: context) }
+        self.clock = clock
         if context.channel.isActive { self.arm(.now() + self.limits.headTimeout) }
     }
 
@@ -116,7 +119,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        if case .fast = self.mode, self.deadline == nil { self.arm(.now() + self.limits.headTimeout) }
+        if case .fast = self.mode, self.clock?.deadline == nil { self.arm(.now() + self.limits.headTimeout) }
         context.fireChannelActive()
     }
 
@@ -149,9 +152,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
             break
         }
         self.phase = .closing
-        self.deadline = nil
-        self.timer?.cancel()
-        self.timer = nil
+        self.clock?.cancel()
     }
 
     // MARK: Client bytes
@@ -171,6 +172,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
             }
         } else {
             self.pending.writeBuffer(&buffer)
+            // Body bytes of a request waiting for the rest of its body: the client made progress.
+            if self.awaitingBody { self.arm(.now() + self.limits.bodyTimeout) }
         }
         if case .idle = self.phase { self.drive(context) }
     }
@@ -208,7 +211,11 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
                 self.plan(raw, allocator: context.channel.allocator, eventLoop: context.eventLoop)
             }
             switch plan {
-            case .wait:
+            case .wait(let body):
+                if body, !self.awaitingBody {
+                    self.awaitingBody = true
+                    self.arm(.now() + self.limits.bodyTimeout)
+                }
                 return
             case .handOff:
                 self.handOff(context)
@@ -232,12 +239,14 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     /// Drops a request's bytes from ``pending`` (and the buffer itself once empty, so its storage can be reused
     /// for the next read).
     private func consume(_ count: Int) {
+        self.awaitingBody = false
         self.pending.moveReaderIndex(forwardBy: count)
         if self.pending.readableBytes == 0 { self.pending = ByteBuffer() }
     }
 
     private enum Plan {
-        case wait
+        /// More bytes are needed: of the head, or (`body`) of a body the fast lane takes whole.
+        case wait(body: Bool)
         case handOff
         case answer(HTTPResponseStatus, [UInt8], keepAlive: Bool, isHead: Bool, consumed: Int)
         case forward(Exchange, consumed: Int)
@@ -259,14 +268,14 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     private func plan(_ raw: UnsafeRawBufferPointer, allocator: ByteBufferAllocator, eventLoop: any EventLoop) -> Plan {
         let head: ScannedRequest
         switch self.scanner.scanRequest(raw, fields: &self.fields) {
-        case .incomplete: return .wait
+        case .incomplete: return .wait(body: false)
         case .handOff: return .handOff
         case .head(let scanned): head = scanned
         }
         if head.contentLength > 0 {
             if let max = self.limits.maxBodySize, head.contentLength > max { return .handOff }
             guard head.contentLength <= Self.maxBufferedBody else { return .handOff }
-            guard raw.count - head.length >= head.contentLength else { return .wait }
+            guard raw.count - head.length >= head.contentLength else { return .wait(body: true) }
         }
         let consumed = head.length + head.contentLength
         let methodBytes = UnsafeRawBufferPointer(rebasing: raw[head.method])
@@ -460,9 +469,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     /// Gives the connection to the full HTTP/1.1 path: its handlers go after this one and get the bytes read so far.
     private func handOff(_ context: ChannelHandlerContext) {
         self.mode = .handedOff
-        self.deadline = nil
-        self.timer?.cancel()
-        self.timer = nil
+        self.clock?.cancel()
         do {
             let pipeline = context.pipeline.syncOperations
             let edge = ClientEdgeHandler(limits: self.limits, logger: self.logger)
@@ -606,7 +613,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         self.phase = .exchange(ex)
         self.fresh = false
         // The connect has its own timeout; the read timeout starts once the request is written.
-        self.deadline = nil
+        self.clock?.stop()
         if let connection = self.loop.rawPool.lease(ex.service.poolKey) {
             self.attach(connection, to: ex, reused: true)
         } else {
@@ -893,7 +900,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
             ex.resent = true
             ex.writeTimer?.cancel()
             ex.writeTimer = nil
-            self.deadline = nil
+            self.clock?.stop()
             return self.connect(ex)
         }
         self.logger.debug("upstream connection failed", metadata: [
@@ -927,7 +934,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     /// Closes the connection once what was written has gone out.
     private func closeAfterFlush(_ context: ChannelHandlerContext) {
         self.phase = .closing
-        self.deadline = nil
+        self.clock?.stop()
         context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
@@ -1014,33 +1021,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         self.arm(.now() + (self.fresh ? self.limits.headTimeout : self.limits.idleTimeout))
     }
 
-    /// Sets the clock to run out at `deadline`. Only the deadline is recorded when the scheduled task fires no
-    /// later than it (it re-arms itself for what is left); the task is never scheduled more than ``tick`` ahead,
-    /// so the client timeouts never reschedule it.
     private func arm(_ deadline: NIODeadline) {
-        self.deadline = deadline
-        if self.timer != nil {
-            if self.timerAt <= deadline { return }
-            self.timer?.cancel()
-            self.timer = nil
-        }
-        self.schedule(min(deadline, .now() + self.tick))
-    }
-
-    private func schedule(_ at: NIODeadline) {
-        guard let context = self.context else { return }
-        self.timerAt = at
-        self.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: at) {
-            self.timer = nil
-            guard let deadline = self.deadline else { return }
-            let now = NIODeadline.now()
-            if deadline > now {
-                self.schedule(min(deadline, now + self.tick))
-            } else {
-                self.deadline = nil
-                self.timerFired(context: context)
-            }
-        }
+        self.clock?.arm(deadline)
     }
 
     private func timerFired(context: ChannelHandlerContext) {
@@ -1051,7 +1033,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
             self.stop()
             context.close(promise: nil)
         case .idle:
-            self.logger.debug("client head timed out", metadata: ["timeout": "\(self.limits.headTimeout)"])
+            self.logger.debug("client request timed out", metadata: [
+                "timeout": "\(self.awaitingBody ? self.limits.bodyTimeout : self.limits.headTimeout)",
+            ])
             self.answer(.requestTimeout, EdgeAnswers.requestTimeout, keepAlive: false, isHead: false, context: context)
             self.closeAfterFlush(context)
         case .exchange(let ex):
