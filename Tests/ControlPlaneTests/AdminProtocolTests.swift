@@ -1,4 +1,5 @@
 import ControlPlane
+import GRDB
 import GatewayModel
 import HTTPTypes
 import Testing
@@ -43,6 +44,21 @@ import Testing
             }
             #expect(try await admin.get("/config?format=yaml").status == 200)
             #expect(try await admin.get("/snapshots/latest?format=json").status == 200)
+        }
+    }
+
+    /// `GET /tags` skips a tag column member that is not text (a null member crashed the control plane: GRDB traps
+    /// reading NULL as a String).
+    @Test func tagsSkipMembersThatAreNotText() async throws {
+        try await AdminHarness().run { admin, handles in
+            #expect(try await admin.json(.post, "/consumers", ["username": "t", "tags": ["a"]]).status == 201)
+            try await handles.store.pool.write { db in
+                try db.execute(sql: #"UPDATE consumers SET tags = '[null, "a", 3]'"#)
+            }
+            let all = try await admin.get("/tags")
+            #expect(all.status == 200)
+            #expect(all["data"]?.arrayValue?.compactMap { $0["tag"]?.stringValue } == ["a"])
+            #expect(try await admin.get("/tags/a")["data"]?.count == 1)
         }
     }
 
