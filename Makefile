@@ -21,6 +21,7 @@ build: deps
 test: deps schemathesis
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	PORTCULLIS_CONTRACT_TEST=1 $(SWIFT) test --skip-build --filter SchemathesisTests
 
 # The long variants of the fault tests (bounded: about 10 minutes on 2 cores): 50 rounds of kill -9 of the control
 # plane during concurrent admin writes, the control plane down 60 s under load, a data plane of `up` killed under
@@ -37,7 +38,8 @@ soak: deps
 	  echo $$? > .build/soak.status; } 2>&1 | tee .build/soak.log
 	@grep '^\[soak\]' .build/soak.log; exit $$(cat .build/soak.status)
 
-# The admin API's contract test (IntegrationTests/SchemathesisTests) runs .build/venv/bin/st.
+# The admin API's contract test (IntegrationTests/SchemathesisTests, run alone after the rest: it loads the machine
+# for a minute or two) needs .build/venv/bin/st.
 schemathesis: deps
 	./scripts/ensure-schemathesis.sh .build/venv
 

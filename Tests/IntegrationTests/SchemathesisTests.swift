@@ -7,7 +7,13 @@ import TestSupport
 /// `make test` through scripts/ensure-schemathesis.sh) generates requests for every operation of the document the
 /// control plane serves at `/openapi.json` and checks each answer: no 5xx, a documented status, the documented
 /// content type, headers and body schema.
-@Suite(.serialized) struct SchemathesisTests {
+///
+/// It runs for a minute or two of steady load, so `make test` runs it on its own after the rest of the suite
+/// (`PORTCULLIS_CONTRACT_TEST=1 swift test --skip-build --filter SchemathesisTests`): beside the timing-sensitive
+/// cluster tests on a two-core machine it made them miss their heartbeats. A plain `swift test` skips it.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["PORTCULLIS_CONTRACT_TEST"] == "1",
+                             "set PORTCULLIS_CONTRACT_TEST=1 (make test does, after the other tests)"))
+struct SchemathesisTests {
     static let token = "contract-test-token"
     static let checks = [
         "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_headers_conformance",
@@ -48,9 +54,10 @@ import TestSupport
             {"name": "request-termination", "instance_name": "contract-stop", "config": {"status_code": 418}}
             """#)
 
+        // At the lowest CPU priority: the machine may be busy with other work.
         let result = try await Subprocess.run(
-            st,
-            ["--config-file", root.appendingPathComponent("scripts/schemathesis.toml").path,
+            URL(fileURLWithPath: "/usr/bin/nice"),
+            ["-n", "19", st.path, "--config-file", root.appendingPathComponent("scripts/schemathesis.toml").path,
              "run", "\(cp.baseURL)/openapi.json", "-H", "Kong-Admin-Token: \(Self.token)",
              "--checks", Self.checks.joined(separator: ","),
              "--max-examples", "12", "--seed", "20261202", "--workers", "1", "--request-timeout", "20",
