@@ -1,12 +1,13 @@
 # Portcullis — the two commands of the README are `make demo` and `make test`.
 SWIFT ?= swift
 # System packages the build, the tests and the demo need (installed when missing).
-# nginx is the ALB stand-in of make demo and of the ALB scenario tests.
-APT_PACKAGES := libssl-dev libsqlite3-dev libpcre2-dev zlib1g-dev pkg-config openssl curl python3 nginx
+# nginx is the ALB stand-in of make demo and of the ALB scenario tests; python3-venv / python3-pip hold schemathesis
+# (PyPI, in .build/venv), which checks the admin API against docs/openapi.json.
+APT_PACKAGES := libssl-dev libsqlite3-dev libpcre2-dev zlib1g-dev pkg-config openssl curl python3 nginx python3-venv python3-pip
 # The reference peers of the benchmarks (make bench).
 BENCH_PACKAGES := haproxy wrk
 
-.PHONY: deps build debug test soak demo bench clean
+.PHONY: deps build debug test soak demo bench clean schemathesis
 
 deps:
 	@./scripts/ensure-packages.sh $(APT_PACKAGES)
@@ -17,9 +18,10 @@ debug: deps
 build: deps
 	$(SWIFT) build -c release --product portcullis
 
-test: deps
+test: deps schemathesis
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	PORTCULLIS_CONTRACT_TEST=1 $(SWIFT) test --skip-build --filter SchemathesisTests
 
 # The long variants of the fault tests (bounded: about 10 minutes on 2 cores): 50 rounds of kill -9 of the control
 # plane during concurrent admin writes, the control plane down 60 s under load, a data plane of `up` killed under
@@ -35,6 +37,11 @@ soak: deps
 	  $(SWIFT) test --skip-build --filter 'CrashSoakTests|OutageLoadTests|DataPlaneFaultTests'; \
 	  echo $$? > .build/soak.status; } 2>&1 | tee .build/soak.log
 	@grep '^\[soak\]' .build/soak.log; exit $$(cat .build/soak.status)
+
+# The admin API's contract test (IntegrationTests/SchemathesisTests, run alone after the rest: it loads the machine
+# for a minute or two) needs .build/venv/bin/st.
+schemathesis: deps
+	./scripts/ensure-schemathesis.sh .build/venv
 
 # The debug build: the one make test builds too, so the two commands of the README compile the product once.
 demo: debug

@@ -15,6 +15,8 @@ package struct ControlPlaneServer {
     package let cluster: ClusterServer
     package let router: Router<BasicRequestContext>
     package let logger: Logger
+    /// Requests and connections of the admin listener, for `GET /status`.
+    package let stats = AdminServerStats()
 
     package static let version = "0.1.0"
 
@@ -33,6 +35,7 @@ package struct ControlPlaneServer {
         let registry = DataPlaneRegistry(staleAfter: configuration.heartbeatInterval * 3)
         self.cluster = ClusterServer(configuration: clusterConfig, builder: self.builder, registry: registry, logger: logger)
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: AdminRequestCounter(stats: self.stats))
         router.add(middleware: AdminErrorMiddleware())
         if let token = configuration.adminToken, !token.isEmpty {
             router.add(middleware: AdminTokenMiddleware(token: token))
@@ -60,7 +63,7 @@ package struct ControlPlaneServer {
                 "snapshot_retention": .int(Int64(configuration.snapshotRetention)),
                 "admin_token_required": .bool(configuration.adminToken?.isEmpty == false),
             ])
-        StatusController(store: self.store, builder: self.builder, node: node).register(routes)
+        StatusController(store: self.store, builder: self.builder, node: node, stats: self.stats).register(routes)
         self.router = router
     }
 
@@ -68,8 +71,10 @@ package struct ControlPlaneServer {
     package func application(
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        Application(
+        let stats = self.stats
+        return Application(
             router: self.router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [stats.connectionHandler()])),
             configuration: .init(address: .hostname(self.configuration.adminHost, port: self.configuration.adminPort),
                                  serverName: "portcullis"),
             services: [self.builder, self.cluster],

@@ -217,6 +217,12 @@ enum Multipart {
             positions.append(p)
             i = p + delimiter.count
         }
+        // Only the close delimiter (`--B--`): a form with no fields, like an empty body.
+        if positions.count == 1, let p = positions.first, body.count >= p + delimiter.count + 2,
+            body[p + delimiter.count] == UInt8(ascii: "-"), body[p + delimiter.count + 1] == UInt8(ascii: "-")
+        {
+            return []
+        }
         guard positions.count >= 2 else { throw GatewayError.badRequest("Cannot parse multipart body: no parts found") }
         for (a, b) in zip(positions, positions.dropFirst()) {
             var start = a + delimiter.count
@@ -274,6 +280,16 @@ struct AdminQuery: Sendable {
     }
 
     subscript(_ key: String) -> String? { self.values[key] }
+
+    /// `format=json|yaml` of the export endpoints (nil when absent); anything else is refused, naming the parameter.
+    func format() throws -> String? {
+        guard let f = self.values["format"] else { return nil }
+        guard f == "json" || f == "yaml" else {
+            throw GatewayError.invalidOptions("invalid option (format: expected one of: json, yaml)",
+                                              fields: ["format": "expected one of: json, yaml"])
+        }
+        return f
+    }
 
     var isTruthy: (String) -> Bool {
         { key in

@@ -29,10 +29,19 @@ enum AdminResponse {
 }
 
 /// Turns every failure into Kong's error bodies: `GatewayError`s as they are, the router's 404 as
-/// `{"message":"Not found"}`, oversized bodies as 413, anything unexpected as a logged 500.
+/// `{"message":"Not found"}`, oversized bodies as 413, anything unexpected as a logged 500. A HEAD request gets
+/// the GET answer's status and headers (its Content-Length too) without the body.
 struct AdminErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
+    {
+        let response = try await self.answer(request, context: context, next: next)
+        guard request.method == .head else { return response }
+        return Response(status: response.status, headers: response.headers, body: ResponseBody())
+    }
+
+    private func answer(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
     {
         do {
             return try await next(request, context)
@@ -96,7 +105,9 @@ struct ConfigVersionMiddleware<Context: RequestContext>: RouterMiddleware {
         -> Response
     {
         var response = try await next(request, context)
-        if request.method != .get, request.method != .head, (200..<300).contains(response.status.code) {
+        if request.method != .get, request.method != .head, request.method != .options,
+            (200..<300).contains(response.status.code)
+        {
             let version = try await self.store.currentVersion()
             response.headers[HTTPField.Name("X-Portcullis-Config-Version")!] = String(version)
         }

@@ -15,18 +15,19 @@ struct ClusteringController {
         // T ms, default 10 s, at most 5 min): what a deploy pipeline waits on after a change.
         routes.add("/clustering/status", [.get: { request, _ in
             let query = AdminQuery(request)
-            guard let raw = query["wait_for_version"] else {
-                return AdminResponse.json(self.registry.summary(newest: self.builder.latest))
-            }
-            guard let version = Int64(raw), version >= 0 else {
-                throw GatewayError.badRequest("wait_for_version must be a configuration version (a number)")
-            }
+            // Checked whether or not there is a version to wait for: a bad value is never silently ignored.
             var timeoutMS = 10_000
             if let t = query["timeout_ms"] {
                 guard let ms = Int(t), (0...300_000).contains(ms) else {
                     throw GatewayError.badRequest("timeout_ms must be a number of milliseconds between 0 and 300000")
                 }
                 timeoutMS = ms
+            }
+            guard let raw = query["wait_for_version"] else {
+                return AdminResponse.json(self.registry.summary(newest: self.builder.latest))
+            }
+            guard let version = Int64(raw), version >= 0 else {
+                throw GatewayError.badRequest("wait_for_version must be a configuration version (a number)")
             }
             let started = ContinuousClock.now
             let reached = await self.registry.waitUntilConverged(on: version, timeout: .milliseconds(timeoutMS))

@@ -17,7 +17,7 @@ struct ConfigController {
         { request, _ in
             let (_, content) = try await self.store.currentContent()
             let doc = DeclarativeExporter.document(content)
-            switch AdminQuery(request)["format"] {
+            switch try AdminQuery(request).format() {
             case "json"?: return AdminResponse.json(doc, pretty: true)
             case "yaml"?: return AdminResponse.text(YAMLBridge.emit(doc), contentType: "application/yaml")
             default: return AdminResponse.json(["config": .string(YAMLBridge.emit(doc))])

@@ -165,15 +165,18 @@ enum Pagination {
     static let defaultSize = 100
     static let maxSize = 1000
 
-    static func request(_ query: AdminQuery) throws -> PageRequest {
-        var page = PageRequest(size: self.defaultSize)
-        if let s = query["size"] {
-            guard let n = Int(s) else { throw GatewayError.invalidSize("size must be a number") }
-            guard n >= 1, n <= self.maxSize else {
-                throw GatewayError.invalidSize("size must be an integer between 1 and \(self.maxSize)")
-            }
-            page.size = n
+    /// The `size` parameter alone (lists whose `offset` is not an entity position, such as `/snapshots`).
+    static func size(_ query: AdminQuery) throws -> Int {
+        guard let s = query["size"] else { return self.defaultSize }
+        guard let n = Int(s) else { throw GatewayError.invalidSize("size must be a number") }
+        guard n >= 1, n <= self.maxSize else {
+            throw GatewayError.invalidSize("size must be an integer between 1 and \(self.maxSize)")
         }
+        return n
+    }
+
+    static func request(_ query: AdminQuery) throws -> PageRequest {
+        var page = PageRequest(size: try self.size(query))
         if let o = query["offset"], !o.isEmpty {
             guard let id = self.decode(o) else { throw GatewayError.invalidOffset(o) }
             page.after = id

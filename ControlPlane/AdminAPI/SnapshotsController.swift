@@ -39,29 +39,31 @@ struct SnapshotsController {
     private var list: AdminHandler {
         { request, _ in
             let query = AdminQuery(request)
-            let page = try Pagination.request(AdminQuery(request))
+            // The offset here is a version (the page's last), not an entity position: only `size` is shared.
+            let size = try Pagination.size(query)
             var before: Int64? = nil
             if let o = query["offset"], !o.isEmpty {
-                guard let v = Int64(o) else { throw GatewayError.invalidOffset(o) }
+                guard let v = Int64(o), v >= 0 else { throw GatewayError.invalidOffset(o) }
                 before = v
             }
-            let rows = try await self.store.snapshots(limit: page.size + 1, before: before)
-            let shown = Array(rows.prefix(page.size))
-            let offset = rows.count > page.size ? shown.last.map { String($0.version) } : nil
+            let rows = try await self.store.snapshots(limit: size + 1, before: before)
+            let shown = Array(rows.prefix(size))
+            let offset = rows.count > size ? shown.last.map { String($0.version) } : nil
             return AdminResponse.json([
                 "data": .array(shown.map(\.json)),
                 "offset": offset.map(JSON.string) ?? .null,
-                "next": offset.map { .string("/snapshots?offset=\($0)&size=\(page.size)") } ?? .null,
+                "next": offset.map { .string("/snapshots?offset=\($0)&size=\(size)") } ?? .null,
             ])
         }
     }
 
     private var show: AdminHandler {
         { request, context in
+            let format = try AdminQuery(request).format()
             let (info, content) = try await self.load(self.version(context, "version"))
             let doc = DeclarativeExporter.document(content)
             var response: Response
-            if AdminQuery(request)["format"] == "yaml" {
+            if format == "yaml" {
                 response = AdminResponse.text(YAMLBridge.emit(doc), contentType: "application/yaml")
             } else {
                 response = AdminResponse.json(doc, pretty: true)

@@ -3,12 +3,14 @@ import GatewayModel
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 
-/// `GET /`, `GET /status`, `GET /status/ready`, `GET /tags`, `GET /tags/{tag}`.
+/// `GET /`, `GET /status`, `GET /status/ready`, `GET /tags`, `GET /tags/{tag}` and `GET /openapi.json`.
 struct StatusController {
     let store: ConfigStore
     let builder: SnapshotBuilder
     let node: NodeInfo
+    let stats: AdminServerStats
 
     struct NodeInfo: Sendable {
         var id: String
@@ -23,6 +25,13 @@ struct StatusController {
         routes.add("/status/ready", [.get: self.ready])
         routes.add("/tags", [.get: self.tags])
         routes.add("/tags/:tag", [.get: self.tags])
+        // Behind the admin token like every other path: the document describes what the token protects.
+        routes.add("/openapi.json", [.get: { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json; charset=utf-8"
+            return Response(status: .ok, headers: headers,
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+        }])
     }
 
     private var root: AdminHandler {
@@ -52,6 +61,7 @@ struct StatusController {
             if latest?.version != version { latest = try await self.builder.buildIfNeeded() }
             return AdminResponse.json([
                 "database": ["reachable": true],
+                "server": self.stats.json,
                 "configuration_version": .int(version),
                 "configuration_hash": latest.map { .string($0.hash) } ?? .null,
                 "snapshot": latest?.json ?? .null,

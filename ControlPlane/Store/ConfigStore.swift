@@ -178,14 +178,18 @@ package final class ConfigStore: Sendable {
         try await self.pool.read { db in
             var out: [(String, String, String)] = []
             for schema in EntityRegistry.all {
-                var sql = "SELECT \(schema.name).id AS id, t.value AS tag FROM \(schema.name), json_each(\(schema.name).tags) t"
+                // Only text members are tags; anything else in the column (a null member) is skipped, never decoded
+                // as a string (GRDB traps on a NULL read as a non-optional String).
+                var sql = "SELECT \(schema.name).id AS id, t.value AS tag FROM \(schema.name), "
+                    + "json_each(\(schema.name).tags) t WHERE t.type = 'text'"
                 var args: [(any DatabaseValueConvertible)?] = []
                 if let filter {
-                    sql += " WHERE t.value = ?"
+                    sql += " AND t.value = ?"
                     args.append(filter)
                 }
                 for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)) {
-                    out.append((schema.name, row["id"], row["tag"]))
+                    guard let id: String = row["id"], let tag: String = row["tag"] else { continue }
+                    out.append((schema.name, id, tag))
                 }
             }
             return out.sorted { ($0.2, $0.0, $0.1) < ($1.2, $1.0, $1.1) }
