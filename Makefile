@@ -56,6 +56,7 @@ bench: build
 	./Benchmarks/propagation
 	$(SWIFT) run -c release router-bench 100000 500000
 	$(SWIFT) run -c release snapshot-bench 100000 10000 5
+	$(SWIFT) run -c release certverify-bench 3
 
 clean:
 	rm -rf .build .portcullis

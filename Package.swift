@@ -91,6 +91,10 @@ let package = Package(
         // Snapshot encode/decode and delta figures at 100k routes / 10k consumers: `swift run -c release snapshot-bench`.
         .executableTarget(name: "snapshot-bench", dependencies: ["DataPlane", "GatewayModel"],
                           path: "Benchmarks/SnapshotBench", swiftSettings: settings),
+        // Uncached client-certificate chain verifications per second against `openssl speed`:
+        // `swift run -c release certverify-bench [seconds]`.
+        .executableTarget(name: "certverify-bench", dependencies: ["CertAuth", "TestSupport"],
+                          path: "Benchmarks/CertVerifyBench", swiftSettings: settings),
         // Helpers shared by the test targets (example files, certificates minted with the openssl CLI).
         .target(name: "TestSupport", dependencies: ["GatewayModel", nioCore, nioPosix, nioHTTP1], path: "Tests/TestSupport",
                 swiftSettings: settings),

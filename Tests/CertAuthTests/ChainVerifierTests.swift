@@ -136,6 +136,66 @@ struct ChainVerifierTests {
         #expect(v1.identity != v2.identity)
     }
 
+    @Test func intermediatesOfVerifiedPathsAreParsedOnce() async {
+        let verifier = ChainVerifier(trustStore: self.rootStore)
+        let now = self.pki.now
+        let cache = verifier.intermediateCache
+        // Not admitted: what a path that fails verification carries, and presented certificates a path skips.
+        let unrelated = PresentedChain(leaf: self.pki.otherLeaf.der,
+                                       intermediates: [self.pki.intermediate.der, self.pki.otherRoot.der])
+        #expect(self.reason(verifier.verify(unrelated, at: now)) == "unknown_ca")
+        #expect(cache.count == 0)
+        let padded = PresentedChain(leaf: self.pki.leaf.der,
+                                    intermediates: [self.pki.otherRoot.der, self.pki.intermediate.der])
+        #expect(self.reason(verifier.verify(padded, at: now)) == nil)
+        #expect(cache.count == 1)
+        #expect(cache.lookup(self.pki.intermediate.der) != nil)
+        #expect(cache.lookup(self.pki.otherRoot.der) == nil)
+
+        // With the intermediate taken from the cache, every outcome equals a fresh parse's (`self.verify` builds
+        // a new verifier per call).
+        var tampered = self.pki.leaf
+        tampered.der[tampered.der.count - 1] ^= 0x01
+        for leaf in [self.pki.leaf, self.pki.expired, self.pki.future, self.pki.serverOnly, self.pki.leafIsCA,
+                     self.pki.cnOnly, self.pki.nulSAN, self.pki.weakRSA, tampered] {
+            let chain = PresentedChain(leaf: leaf.der, intermediates: [self.pki.intermediate.der])
+            #expect(verifier.verify(chain, at: now) == self.verify(leaf))
+        }
+        // A modified intermediate is other bytes: parsed on its own, and refused.
+        var badIntermediate = self.pki.intermediate
+        badIntermediate.der[badIntermediate.der.count - 1] ^= 0x01
+        let forged = PresentedChain(leaf: self.pki.leaf.der, intermediates: [badIntermediate.der])
+        #expect(self.reason(verifier.verify(forged, at: now)) == "bad_signature")
+        #expect(cache.count == 1)
+
+        // The cached certificate is shared by concurrent verifications.
+        let chain = PresentedChain(leaf: self.pki.leaf.der, intermediates: [self.pki.intermediate.der])
+        await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    var trusted = 0
+                    for _ in 0..<25 {
+                        if case .trusted = verifier.verify(chain, at: now) { trusted += 1 }
+                    }
+                    return trusted
+                }
+            }
+            for await trusted in group { #expect(trusted == 25) }
+        }
+        #expect(cache.count == 1)
+    }
+
+    @Test func intermediateCacheIsBounded() throws {
+        let cache = IntermediateCache(capacity: 2)
+        for cert in [self.pki.root, self.pki.intermediate, self.pki.otherRoot] {
+            let parsed = try #require(X509Certificate(der: cert.der))
+            cache.insert(parsed, der: cert.der)
+            cache.insert(parsed, der: cert.der)  // again: no second entry
+        }
+        #expect(cache.count == 2)
+        #expect(cache.lookup(self.pki.otherRoot.der) != nil)  // the newest is kept
+    }
+
     @Test func manyVerificationsDoNotLeak() throws {
         // A smoke test for ownership: RSS must not grow with repeated verifications of every outcome.
         let chain = PresentedChain(leaf: self.pki.leaf.der, intermediates: [self.pki.intermediate.der])

@@ -15,8 +15,9 @@ import GatewayModel
 /// - a key or signature is below ``Options/securityLevel`` (OpenSSL's auth level: 2 = 112 bits, so no RSA < 2048,
 ///   no SHA-1/MD5 signatures).
 ///
-/// Synchronous and thread-safe; a call costs about a millisecond (parse + verify), so callers cache verdicts
-/// (``VerdictCache``).
+/// Synchronous and thread-safe; a call costs a few hundred microseconds (parse + verify), so callers cache verdicts
+/// (``VerdictCache``). Intermediates that completed a verified path stay parsed for the next calls
+/// (``IntermediateCache``): a new client of a known issuing CA costs one certificate parse, not two.
 package struct ChainVerifier: Sendable {
     /// Verification settings.
     package struct Options: Sendable, Hashable {
@@ -42,10 +43,13 @@ package struct ChainVerifier: Sendable {
     package let options: Options
     /// Digest of the trust store identity and the options: verdicts are only comparable under equal identities.
     package let identity: [UInt8]
+    /// Intermediates of verified paths, parsed once for the verifications after (``IntermediateCache``).
+    let intermediateCache: IntermediateCache
 
     package init(trustStore: TrustStore, options: Options = Options()) {
         self.trustStore = trustStore
         self.options = options
+        self.intermediateCache = IntermediateCache()
         let o = options
         let description = "\(trustStore.identity)|partial=\(o.allowPartialChain)|depth=\(o.maxIntermediates)"
             + "|level=\(o.securityLevel)|strict=\(o.x509Strict)"
@@ -61,7 +65,13 @@ package struct ChainVerifier: Sendable {
         }
         var intermediates: [X509Certificate] = []
         intermediates.reserveCapacity(chain.intermediates.count)
+        var parsed: [Int] = []  // the intermediates not taken from the cache
         for (i, der) in chain.intermediates.enumerated() {
+            if let cached = self.intermediateCache.lookup(der) {
+                intermediates.append(cached)
+                continue
+            }
+            parsed.append(i)
             guard let cert = X509Certificate(der: der) else {
                 return .rejected(VerificationFailure(.malformed, "certificate \(i + 2) is not parsable DER",
                                                      depth: i + 1))
@@ -69,12 +79,12 @@ package struct ChainVerifier: Sendable {
             intermediates.append(cert)
         }
         return withExtendedLifetime((leaf, intermediates)) {
-            self.verify(leaf: leaf, intermediates: intermediates, der: chain.leaf, at: time)
+            self.verify(leaf: leaf, intermediates: intermediates, parsed: parsed, chain: chain, at: time)
         }
     }
 
-    private func verify(leaf: X509Certificate, intermediates: [X509Certificate], der: [UInt8], at time: Int64)
-        -> Verdict
+    private func verify(leaf: X509Certificate, intermediates: [X509Certificate], parsed: [Int],
+                        chain: PresentedChain, at time: Int64) -> Verdict
     {
         guard let untrusted = pc_sk_X509_new_null() else { return .rejected(Self.internalFailure("sk_X509_new")) }
         defer { pc_sk_X509_free(untrusted) }  // the stack only: the certificates belong to `intermediates`
@@ -127,8 +137,16 @@ package struct ChainVerifier: Sendable {
             }
         }
 
+        // The freshly parsed intermediates the path went through serve the next verifications parsed.
+        for i in parsed {
+            for k in 1..<Int32(length) where pc_sk_X509_value(path, k) == intermediates[i].pointer {
+                self.intermediateCache.insert(intermediates[i], der: chain.intermediates[i])
+                break
+            }
+        }
+
         if let failure = Self.leafPolicyFailure(leaf.pointer) { return .rejected(failure) }
-        switch CertificateIdentity.read(leaf.pointer, der: der) {
+        switch CertificateIdentity.read(leaf.pointer, der: chain.leaf) {
         case .failure(let failure):
             return .rejected(failure)
         case .success(let identity):
