@@ -124,67 +124,77 @@ enum FormFields {
     static let maxSegments = 32
 
     static func decode(_ pairs: [(String, String)]) throws -> [String: JSON] {
-        var root = JSON.object([:])
+        let root = Node()
+        root.object = [:]
         for (k, v) in pairs {
-            let segs = try segments(k)
-            try insert(&root, segs[...], .string(v), key: k)
+            try self.insert(root, try self.segments(k)[...], v, key: k)
         }
-        return root.objectValue ?? [:]
+        return root.json.objectValue ?? [:]
     }
 
-    /// Puts `value` at `segs` inside `node`, in place: containers are taken out of `node` (which is left `.null`
-    /// meanwhile) so they are never shared while they change, and each field costs the same however many came
-    /// before it.
-    private static func insert(_ node: inout JSON, _ segs: ArraySlice<Segment>, _ value: JSON, key: String) throws {
+    /// A value being built, changed in place (a class with one optional per shape, never an enum payload that a
+    /// pending copy would make shared): each field costs the same however many came before it. At most one of the
+    /// three is set; none is null.
+    private final class Node {
+        var string: String?
+        var array: [Node]?
+        var object: [String: Node]?
+
+        init(string: String? = nil) { self.string = string }
+
+        var json: JSON {
+            if let string { return .string(string) }
+            if let array { return .array(array.map(\.json)) }
+            if let object { return .object(object.mapValues(\.json)) }
+            return .null
+        }
+    }
+
+    private static func insert(_ node: Node, _ segs: ArraySlice<Segment>, _ value: String, key: String) throws {
+        func conflict() -> GatewayError { GatewayError.badRequest("form field '\(key.prefix(64))' conflicts with another field") }
         guard let first = segs.first else {
             // Leaf: a repeated plain key collects into an array.
-            switch node {
-            case .null: node = value
-            case .string: node = .array([node, value])
-            case .array(var a):
-                node = .null
-                a.append(value)
-                node = .array(a)
-            default: throw GatewayError.badRequest("form field '\(key)' conflicts with another field")
+            if node.object != nil { throw conflict() }
+            if let existing = node.string {
+                node.string = nil
+                node.array = [Node(string: existing), Node(string: value)]
+            } else if node.array != nil {
+                node.array?.append(Node(string: value))
+            } else {
+                node.string = value
             }
             return
         }
         let rest = segs.dropFirst()
+        let member: String
         switch first {
         case .key(let name):
-            try self.insert(into: &node, member: name, rest, value, key: key)
-        case .append:
-            var a: [JSON]
-            switch node {
-            case .null: a = []
-            case .array(let existing): a = existing
-            case .string: a = [node]
-            default: throw GatewayError.badRequest("form field '\(key)' conflicts with another field")
-            }
-            node = .null
-            var element = JSON.null
-            try self.insert(&element, rest, value, key: key)
-            a.append(element)
-            node = .array(a)
+            member = name
         case .index(let n):
             // Indexed entries are kept as an object keyed by index; validation orders them into an array.
-            try self.insert(into: &node, member: String(n), rest, value, key: key)
+            member = String(n)
+        case .append:
+            if node.object != nil { throw conflict() }
+            if let existing = node.string {
+                node.string = nil
+                node.array = [Node(string: existing)]
+            } else if node.array == nil {
+                node.array = []
+            }
+            let element = Node()
+            try self.insert(element, rest, value, key: key)
+            node.array?.append(element)
+            return
         }
-    }
-
-    private static func insert(into node: inout JSON, member: String, _ rest: ArraySlice<Segment>, _ value: JSON,
-                               key: String) throws {
-        var o: [String: JSON]
-        switch node {
-        case .null: o = [:]
-        case .object(let existing): o = existing
-        default: throw GatewayError.badRequest("form field '\(key)' conflicts with another field")
+        if node.string != nil || node.array != nil { throw conflict() }
+        if node.object == nil { node.object = [:] }
+        if let child = node.object?[member] {
+            try self.insert(child, rest, value, key: key)
+        } else {
+            let child = Node()
+            try self.insert(child, rest, value, key: key)
+            node.object?[member] = child
         }
-        node = .null
-        var child = o.removeValue(forKey: member) ?? .null
-        try self.insert(&child, rest, value, key: key)
-        o[member] = child
-        node = .object(o)
     }
 }
 
