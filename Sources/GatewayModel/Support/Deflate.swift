@@ -47,18 +47,18 @@ package enum Deflate {
                     produced = o.count - Int(stream.avail_out)
                     return rc
                 }
-                if rc == Z_STREAM_END { return produced == expectedSize ? nil : "size differs from the announced one" }
-                guard rc == Z_OK || rc == Z_BUF_ERROR else { return "corrupt (zlib \(rc))" }
+                if rc == Z_STREAM_END { return produced == expectedSize ? nil : "zlib: size differs from the announced one" }
+                guard rc == Z_OK || rc == Z_BUF_ERROR else { return "zlib \(rc)" }
                 if produced < out.count {
                     // Room left: zlib stopped for want of input.
-                    guard rc == Z_OK, stream.avail_in > 0 else { return "truncated" }
+                    guard rc == Z_OK, stream.avail_in > 0 else { return "zlib \(rc): truncated" }
                     continue
                 }
-                guard out.count <= expectedSize else { return "larger than announced" }
+                guard out.count <= expectedSize else { return "zlib: larger than announced" }
                 out.append(contentsOf: repeatElement(0, count: min(expectedSize + 1, out.count * 2) - out.count))
             }
         }
-        if let problem { throw Failure(description: "stored snapshot is corrupt: \(problem)") }
+        if let problem { throw Failure(description: "stored snapshot is corrupt (\(problem))") }
         out.removeSubrange(produced...)
         return out
     }
