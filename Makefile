@@ -7,7 +7,7 @@ APT_PACKAGES := libssl-dev libsqlite3-dev libpcre2-dev zlib1g-dev pkg-config ope
 # The reference peers of the benchmarks (make bench).
 BENCH_PACKAGES := haproxy wrk
 
-.PHONY: deps build debug test soak demo bench clean schemathesis
+.PHONY: deps build debug test soak demo bench fuzz clean schemathesis
 
 deps:
 	@./scripts/ensure-packages.sh $(APT_PACKAGES)
@@ -58,5 +58,14 @@ bench: build
 	$(SWIFT) run -c release snapshot-bench 100000 10000 5
 	$(SWIFT) run -c release certverify-bench 3
 
+# Fuzzing (docs/fuzzing.md): the libFuzzer build of portcullis-fuzz in its own scratch path, then every target for
+# FUZZ_SECONDS (or only FUZZ_TARGETS), reporting executions per target.
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS ?=
+
+fuzz: deps
+	PORTCULLIS_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz --product portcullis-fuzz
+	./scripts/fuzz.sh .build-fuzz/debug/portcullis-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf .build .portcullis
+	rm -rf .build .build-fuzz .portcullis

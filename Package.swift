@@ -1,11 +1,15 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// `make fuzz` sets PORTCULLIS_FUZZ (and builds in .build-fuzz): our modules get libFuzzer's instrumentation and
+// optimisation; dependencies stay as they are, so that build reuses their objects.
+let fuzzing = Context.environment["PORTCULLIS_FUZZ"] != nil
+
 let settings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("MemberImportVisibility"),
-]
+] + (fuzzing ? [.unsafeFlags(["-sanitize=fuzzer", "-O"]), .define("PORTCULLIS_FUZZ")] : [])
 
 let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
 let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
@@ -95,6 +99,13 @@ let package = Package(
         // `swift run -c release certverify-bench [seconds]`.
         .executableTarget(name: "certverify-bench", dependencies: ["CertAuth", "TestSupport"],
                           path: "Benchmarks/CertVerifyBench", swiftSettings: settings),
+        // The fuzz targets (docs/fuzzing.md): the inputs we take from outside, one entry each, and the
+        // libFuzzer driver (`make fuzz`), which replays inputs when built without PORTCULLIS_FUZZ.
+        .target(name: "FuzzTargets", dependencies: ["CertAuth", "ControlPlane", "GatewayModel", "GatewayProto", nioCore],
+                path: "Fuzz/Targets", swiftSettings: settings),
+        .executableTarget(name: "portcullis-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Driver",
+                          swiftSettings: settings,
+                          linkerSettings: fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"])] : []),
         // Helpers shared by the test targets (example files, certificates minted with the openssl CLI).
         .target(name: "TestSupport", dependencies: ["GatewayModel", nioCore, nioPosix, nioHTTP1], path: "Tests/TestSupport",
                 swiftSettings: settings),
@@ -116,6 +127,8 @@ let package = Package(
                     swiftSettings: settings),
         .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "GatewayModel", "TestSupport", nioCore, nioPosix,
                                                            nioHTTP1, logging, lifecycle], swiftSettings: settings),
+        .testTarget(name: "FuzzTargetTests", dependencies: ["FuzzTargets", "GatewayModel", "TestSupport"],
+                    swiftSettings: settings),
         .testTarget(name: "IntegrationTests", dependencies: ["GatewayModel", "TestSupport"], swiftSettings: settings),
     ]
 )

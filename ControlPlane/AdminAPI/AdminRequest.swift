@@ -1,5 +1,5 @@
 import Foundation
-import GatewayModel
+package import GatewayModel
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -7,16 +7,21 @@ import NIOCore
 
 /// A parsed admin request body: the fields as JSON, and whether they came as text (form or multipart), in which
 /// case validation converts strings to each field's type.
-struct AdminBody: Sendable {
-    var fields: [String: JSON]
-    var fromForm: Bool
+package struct AdminBody: Sendable {
+    package var fields: [String: JSON]
+    package var fromForm: Bool
 
     /// Reads and parses the body by its content type: JSON, `application/x-www-form-urlencoded` (Kong's dotted
     /// and bracketed keys) or `multipart/form-data` (`curl -F cert=@ca.pem`).
     static func read(_ request: inout Request, limit: Int) async throws -> AdminBody {
         let buffer = try await request.collectBody(upTo: limit)
-        let bytes = Array(buffer.readableBytesView)
-        let contentType = request.headers[.contentType] ?? ""
+        return try self.parse(Array(buffer.readableBytesView), contentType: request.headers[.contentType] ?? "")
+    }
+
+    /// Parses a body already read, by its `Content-Type` header value (empty when absent).
+    ///
+    /// - Throws: ``GatewayError`` (400 or 415) naming what is wrong.
+    package static func parse(_ bytes: [UInt8], contentType: String) throws -> AdminBody {
         let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             return AdminBody(fields: [:], fromForm: false)
@@ -43,7 +48,7 @@ struct AdminBody: Sendable {
             return AdminBody(fields: try FormFields.decode(FormFields.pairs(text, plusIsSpace: true)), fromForm: true)
         case "multipart/form-data":
             guard let boundary = Multipart.boundary(contentType) else {
-                throw GatewayError.badRequest("Cannot parse multipart body: missing boundary")
+                throw GatewayError.badRequest("Cannot parse multipart body: missing boundary (or longer than 70 characters)")
             }
             return AdminBody(fields: try FormFields.decode(try Multipart.parse(bytes, boundary: boundary)), fromForm: true)
         default:
@@ -71,24 +76,29 @@ enum FormFields {
     }
 
     static func segments(_ key: String) throws -> [Segment] {
+        // Bytes, not Characters: the delimiters are ASCII, and a Character costs 16 bytes per byte of a long name.
+        let bytes = Array(key.utf8)
         var out: [Segment] = []
-        var current = ""
-        let chars = Array(key)
+        var start = 0
         var i = 0
-        func flush() {
-            if !current.isEmpty { out.append(.key(current)) }
-            current = ""
+        func tooDeep() -> GatewayError {
+            GatewayError.badRequest("invalid form field name '\(key.prefix(64))…': more than \(self.maxSegments) levels")
         }
-        while i < chars.count {
-            let c = chars[i]
-            if c == "." {
-                flush()
-            } else if c == "[" {
-                flush()
-                guard let close = chars[i...].firstIndex(of: "]") else {
-                    throw GatewayError.badRequest("invalid form field name '\(key)': unbalanced '['")
+        func flush(_ end: Int) {
+            if end > start { out.append(.key(String(decoding: bytes[start..<end], as: UTF8.self))) }
+        }
+        while i < bytes.count {
+            guard out.count <= self.maxSegments else { throw tooDeep() }
+            let c = bytes[i]
+            if c == UInt8(ascii: ".") {
+                flush(i)
+                start = i + 1
+            } else if c == UInt8(ascii: "[") {
+                flush(i)
+                guard let close = bytes[i...].firstIndex(of: UInt8(ascii: "]")) else {
+                    throw GatewayError.badRequest("invalid form field name '\(key.prefix(64))': unbalanced '['")
                 }
-                let inner = String(chars[(i + 1)..<close])
+                let inner = String(decoding: bytes[(i + 1)..<close], as: UTF8.self)
                 if inner.isEmpty {
                     out.append(.append)
                 } else if let n = Int(inner), n >= 0, n < 100_000 {
@@ -97,68 +107,93 @@ enum FormFields {
                     out.append(.key(inner))
                 }
                 i = close
-            } else {
-                current.append(c)
+                start = i + 1
             }
             i += 1
         }
-        flush()
-        guard case .key? = out.first else { throw GatewayError.badRequest("invalid form field name '\(key)'") }
+        flush(bytes.count)
+        guard out.count <= self.maxSegments else { throw tooDeep() }
+        guard case .key? = out.first else {
+            throw GatewayError.badRequest("invalid form field name '\(key.prefix(64))'")
+        }
         return out
     }
 
+    /// Deepest nesting a field name may ask for (`a.b[0].c` is 4): input shapes are a few levels deep, and the
+    /// bound keeps a hostile name from costing one stack frame per segment.
+    static let maxSegments = 32
+
     static func decode(_ pairs: [(String, String)]) throws -> [String: JSON] {
-        var root = JSON.object([:])
+        let root = Node()
+        root.object = [:]
         for (k, v) in pairs {
-            let segs = try segments(k)
-            root = try insert(root, segs[...], .string(v), key: k)
+            try self.insert(root, try self.segments(k)[...], v, key: k)
         }
-        return root.objectValue ?? [:]
+        return root.json.objectValue ?? [:]
     }
 
-    private static func insert(_ node: JSON, _ segs: ArraySlice<Segment>, _ value: JSON, key: String) throws -> JSON {
+    /// A value being built, changed in place (a class with one optional per shape, never an enum payload that a
+    /// pending copy would make shared): each field costs the same however many came before it. At most one of the
+    /// three is set; none is null.
+    private final class Node {
+        var string: String?
+        var array: [Node]?
+        var object: [String: Node]?
+
+        init(string: String? = nil) { self.string = string }
+
+        var json: JSON {
+            if let string { return .string(string) }
+            if let array { return .array(array.map(\.json)) }
+            if let object { return .object(object.mapValues(\.json)) }
+            return .null
+        }
+    }
+
+    private static func insert(_ node: Node, _ segs: ArraySlice<Segment>, _ value: String, key: String) throws {
+        func conflict() -> GatewayError { GatewayError.badRequest("form field '\(key.prefix(64))' conflicts with another field") }
         guard let first = segs.first else {
             // Leaf: a repeated plain key collects into an array.
-            switch node {
-            case .null: return value
-            case .string: return .array([node, value])
-            case .array(var a):
-                a.append(value)
-                return .array(a)
-            default: throw GatewayError.badRequest("form field '\(key)' conflicts with another field")
+            if node.object != nil { throw conflict() }
+            if let existing = node.string {
+                node.string = nil
+                node.array = [Node(string: existing), Node(string: value)]
+            } else if node.array != nil {
+                node.array?.append(Node(string: value))
+            } else {
+                node.string = value
             }
+            return
         }
         let rest = segs.dropFirst()
+        let member: String
         switch first {
         case .key(let name):
-            var o: [String: JSON]
-            switch node {
-            case .null: o = [:]
-            case .object(let existing): o = existing
-            default: throw GatewayError.badRequest("form field '\(key)' conflicts with another field")
-            }
-            o[name] = try insert(o[name] ?? .null, rest, value, key: key)
-            return .object(o)
-        case .append:
-            var a: [JSON]
-            switch node {
-            case .null: a = []
-            case .array(let existing): a = existing
-            case .string: a = [node]
-            default: throw GatewayError.badRequest("form field '\(key)' conflicts with another field")
-            }
-            a.append(try insert(.null, rest, value, key: key))
-            return .array(a)
+            member = name
         case .index(let n):
             // Indexed entries are kept as an object keyed by index; validation orders them into an array.
-            var o: [String: JSON]
-            switch node {
-            case .null: o = [:]
-            case .object(let existing): o = existing
-            default: throw GatewayError.badRequest("form field '\(key)' conflicts with another field")
+            member = String(n)
+        case .append:
+            if node.object != nil { throw conflict() }
+            if let existing = node.string {
+                node.string = nil
+                node.array = [Node(string: existing)]
+            } else if node.array == nil {
+                node.array = []
             }
-            o[String(n)] = try insert(o[String(n)] ?? .null, rest, value, key: key)
-            return .object(o)
+            let element = Node()
+            try self.insert(element, rest, value, key: key)
+            node.array?.append(element)
+            return
+        }
+        if node.string != nil || node.array != nil { throw conflict() }
+        if node.object == nil { node.object = [:] }
+        if let child = node.object?[member] {
+            try self.insert(child, rest, value, key: key)
+        } else {
+            let child = Node()
+            try self.insert(child, rest, value, key: key)
+            node.object?[member] = child
         }
     }
 }
@@ -203,7 +238,8 @@ enum Multipart {
             guard kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces).lowercased() == "boundary" else { continue }
             var v = kv[1].trimmingCharacters(in: .whitespaces)
             if v.hasPrefix("\""), v.hasSuffix("\""), v.count >= 2 { v = String(v.dropFirst().dropLast()) }
-            return v.isEmpty ? nil : v
+            // RFC 2046 §5.1.1: 1 to 70 characters (the search for it is linear in the body times its length).
+            return v.isEmpty || v.utf8.count > 70 ? nil : v
         }
         return nil
     }

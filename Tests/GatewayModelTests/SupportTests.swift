@@ -1,3 +1,4 @@
+import Foundation
 import GatewayModel
 import Testing
 
@@ -70,6 +71,40 @@ struct DeflateTests {
             #expect(error.description == "implausible snapshot size")
         }
         #expect(throws: Deflate.Failure.self) { try Deflate.decompress(packed, expectedSize: (1 << 31) + 1) }
+    }
+
+    /// Found while fuzzing the cluster frames: the output used to be allocated (and zeroed) at the announced size
+    /// before inflating, so a snapshot frame announcing 2 GiB for a few bytes of payload cost 2 GiB of memory
+    /// before it was refused. Now the output grows with the data, and the claim costs nothing.
+    @Test func announcedSizeIsNotAllocatedUpFront() throws {
+        let packed = try Deflate.compress(Array("tiny".utf8))
+        let before = Self.peakResidentKB()
+        for _ in 0..<4 {
+            do {
+                _ = try Deflate.decompress(packed, expectedSize: 1 << 31)
+                Issue.record("expected a failure")
+            } catch {
+                #expect(error.description.contains("size differs"))
+            }
+        }
+        #expect(Self.peakResidentKB() - before < 512 * 1024, "a claimed size was allocated")
+        // Truncated streams and data beyond the stream's end.
+        let big = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 11) }
+        let bigPacked = try Deflate.compress(big)
+        #expect(throws: Deflate.Failure.self) {
+            try Deflate.decompress(Array(bigPacked.dropLast(100)), expectedSize: big.count)
+        }
+        #expect(try Deflate.decompress(bigPacked + [1, 2, 3], expectedSize: big.count) == big)
+        #expect(throws: Deflate.Failure.self) { try Deflate.decompress(bigPacked, expectedSize: 1 << 30) }
+    }
+
+    /// The process's peak resident set (VmHWM, Linux); 0 elsewhere.
+    static func peakResidentKB() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        return 0
     }
 
     @Test func corruptInput() throws {

@@ -2,7 +2,7 @@
 ///
 /// This does not parse the certificate (OpenSSL does that during verification); it tells certificate bytes from
 /// anything else early and splits concatenated DER without trusting any other delimiter.
-enum DERFraming {
+package enum DERFraming {
     /// The total length (header + content) of the SEQUENCE starting at `start`, if it is well framed and fits.
     static func sequenceLength(_ bytes: [UInt8], at start: Int) -> Int? {
         let end = bytes.count
@@ -32,7 +32,7 @@ enum DERFraming {
 
     /// Splits concatenated DER SEQUENCEs; nil when the bytes are not exactly such a concatenation or hold more
     /// than `max`.
-    static func split(_ bytes: [UInt8], max: Int) -> [[UInt8]]? {
+    package static func split(_ bytes: [UInt8], max: Int) -> [[UInt8]]? {
         var out: [[UInt8]] = []
         var i = 0
         while i < bytes.count {

@@ -19,20 +19,47 @@ package enum Deflate {
         return out
     }
 
-    /// Inflates a zlib stream whose decompressed size is known (stored beside it); refuses anything larger.
+    /// Inflates a zlib stream whose decompressed size is known (stored or announced beside it); refuses anything
+    /// larger or shorter.
+    ///
+    /// The output grows with what actually inflates, up to `expectedSize`: a size that is only claimed (a corrupt
+    /// frame announcing a gigabyte for a few bytes of payload) costs nothing until the data is there.
     package static func decompress(_ input: [UInt8], expectedSize: Int) throws(Failure) -> [UInt8] {
-        guard expectedSize >= 0, expectedSize <= 1 << 31 else { throw Failure(description: "implausible snapshot size") }
-        var outLen = uLong(expectedSize)
-        var out = [UInt8](repeating: 0, count: max(expectedSize, 1))
-        let rc = input.withUnsafeBufferPointer { i in
-            out.withUnsafeMutableBufferPointer { o in
-                uncompress(o.baseAddress, &outLen, i.baseAddress, uLong(i.count))
+        guard expectedSize >= 0, expectedSize <= 1 << 31, input.count <= Int(UInt32.max) else {
+            throw Failure(description: "implausible snapshot size")
+        }
+        var stream = z_stream()
+        guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw Failure(description: "zlib inflateInit failed")
+        }
+        defer { inflateEnd(&stream) }
+        // One byte beyond the expected size, so a longer stream shows as one.
+        var out = [UInt8](repeating: 0, count: min(expectedSize, max(1 << 16, input.count * 4)) + 1)
+        var produced = 0
+        let problem: String? = input.withUnsafeBufferPointer { i in
+            stream.next_in = UnsafeMutablePointer(mutating: i.baseAddress)
+            stream.avail_in = uInt(i.count)
+            while true {
+                let rc = out.withUnsafeMutableBufferPointer { o in
+                    stream.next_out = o.baseAddress.map { $0 + produced }
+                    stream.avail_out = uInt(o.count - produced)
+                    let rc = inflate(&stream, Z_NO_FLUSH)
+                    produced = o.count - Int(stream.avail_out)
+                    return rc
+                }
+                if rc == Z_STREAM_END { return produced == expectedSize ? nil : "zlib: size differs from the announced one" }
+                guard rc == Z_OK || rc == Z_BUF_ERROR else { return "zlib \(rc)" }
+                if produced < out.count {
+                    // Room left: zlib stopped for want of input.
+                    guard rc == Z_OK, stream.avail_in > 0 else { return "zlib \(rc): truncated" }
+                    continue
+                }
+                guard out.count <= expectedSize else { return "zlib: larger than announced" }
+                out.append(contentsOf: repeatElement(0, count: min(expectedSize + 1, out.count * 2) - out.count))
             }
         }
-        guard rc == Z_OK, Int(outLen) == expectedSize else {
-            throw Failure(description: "stored snapshot is corrupt (zlib \(rc))")
-        }
-        out.removeSubrange(Int(outLen)...)
+        if let problem { throw Failure(description: "stored snapshot is corrupt (\(problem))") }
+        out.removeSubrange(produced...)
         return out
     }
 }
