@@ -79,6 +79,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     private var peer: IPAddress?
     private var peerText = ""
     private var listenPort = 0
+    /// ``listenPort`` as X-Forwarded-Port writes it (made once per connection).
+    private var listenPortText = "0"
     /// As in ``ForwardingHandler``: the peer's trust under the table it was checked against.
     private var trustedUnder: (table: ServiceTable, trusted: Bool)?
 
@@ -106,6 +108,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         self.peerText = context.channel.remoteAddress?.ipAddress ?? ""
         self.peer = IPAddress.parse(self.peerText)
         self.listenPort = context.channel.localAddress?.port ?? 0
+        self.listenPortText = String(self.listenPort)
         let clock = ConnectionClock(eventLoop: context.eventLoop,
                                     tick: min(self.limits.idleTimeout, self.limits.headTimeout, self.limits.bodyTimeout))
         clock.expired = { [weak self] in self?.timerFired(context: context) }
@@ -361,10 +364,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     private func values(_ raw: UnsafeRawBufferPointer, named name: String) -> [String] {
         var values: [String] = []
         for field in self.fields where field.name.count == name.utf8.count {
-            let matches = zip(raw[field.name], name.utf8).allSatisfy { a, b in
-                (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == (b >= 0x41 && b <= 0x5A ? b | 0x20 : b)
-            }
-            guard matches else { continue }
+            guard HeadScanner.equalIgnoringCase(raw[field.name], name.utf8) else { continue }
             HeadScanner.forEachToken(raw, field.value) { token in
                 values.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[token]), as: UTF8.self))
             }
@@ -435,7 +435,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
             Self.writeBareHost(bytes(head.host), into: &out)
         }
         out.writeStaticString("\r\nx-forwarded-port: ")
-        if trusted, let port { out.writeBytes(bytes(port)) } else { out.writeString(String(self.listenPort)) }
+        if trusted, let port { out.writeBytes(bytes(port)) } else { out.writeString(self.listenPortText) }
         out.writeStaticString("\r\nx-forwarded-path: ")
         if trusted, let forwardedPath { out.writeBytes(bytes(forwardedPath)) } else { out.writeSubstring(path) }
         if trusted, let prefix {
@@ -815,8 +815,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         var named = false
         for field in self.responseFields where field.kind == .connection {
             HeadScanner.forEachToken(raw, field.value) { token in
-                guard token.count == name.count else { return }
-                if zip(raw[token], raw[name]).allSatisfy({ a, b in a | 0x20 == b | 0x20 }) { named = true }
+                if token.count == name.count, HeadScanner.equalIgnoringCase(raw[token], raw[name]) { named = true }
             }
         }
         return named
@@ -986,32 +985,19 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     private func answer(_ status: HTTPResponseStatus, _ body: [UInt8], keepAlive: Bool, isHead: Bool,
                         plugins run: PluginRun? = nil, context: ChannelHandlerContext)
     {
-        var out = context.channel.allocator.buffer(capacity: 160 + body.count)
+        // The head is built as the full path builds it (one builder), and with plugins `header_filter` runs on it.
+        var head = ProxyAnswers.head(status, bodyLength: body.count, keepAlive: keepAlive, version: .http1_1,
+                                     extra: run?.exit?.headers)
         if let run {
-            // With plugins the head is built as the full path builds it, for `header_filter`.
-            var head = ProxyAnswers.head(status, bodyLength: body.count, keepAlive: keepAlive, version: .http1_1,
-                                         extra: run.exit?.headers)
             run.headerFilter(&head)
             self.dropInvalidHeaders(&head, run)
-            Self.write(head, reason: status.reasonPhrase, into: &out)
-            if !isHead { out.writeBytes(body) }
-            context.write(Self.wrapOutboundOut(out), promise: nil)
-            if keepAlive { context.flush() }
-            run.log(run.exitPlugin.map { .exited(plugin: $0) } ?? .answered)
-            return
         }
-        out.writeStaticString("HTTP/1.1 ")
-        out.writeString(String(status.code))
-        out.writeInteger(HeadScanner.sp)
-        out.writeString(status.reasonPhrase)
-        out.writeStaticString("\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ")
-        out.writeString(String(body.count))
-        out.writeStaticString("\r\nServer: portcullis\r\n")
-        if !keepAlive { out.writeStaticString("Connection: close\r\n") }
-        out.writeStaticString("\r\n")
+        var out = context.channel.allocator.buffer(capacity: 160 + body.count)
+        Self.write(head, reason: status.reasonPhrase, into: &out)
         if !isHead { out.writeBytes(body) }
         context.write(Self.wrapOutboundOut(out), promise: nil)
         if keepAlive { context.flush() }
+        run?.log(run?.exitPlugin.map { .exited(plugin: $0) } ?? .answered)
     }
 
     // MARK: Clock

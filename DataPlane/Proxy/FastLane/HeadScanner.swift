@@ -225,6 +225,14 @@ struct HeadScanner {
         }
     }
 
+    /// Whether two byte sequences are equal with ASCII letters folded (header names, `Connection` options).
+    static func equalIgnoringCase<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
+        guard a.count == b.count else { return false }
+        return zip(a, b).allSatisfy { x, y in
+            (x >= 0x41 && x <= 0x5A ? x | 0x20 : x) == (y >= 0x41 && y <= 0x5A ? y | 0x20 : y)
+        }
+    }
+
     /// `tchar` of RFC 9110 §5.6.2.
     static func isTokenByte(_ byte: UInt8) -> Bool {
         tokenBytes[Int(byte)]
