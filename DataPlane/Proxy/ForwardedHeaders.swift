@@ -73,9 +73,25 @@ package enum ForwardedHeaders {
     package static func upstreamRequest(
         _ head: HTTPRequestHead, uri: String, path: Substring, hostHeader: String, preserveHost: Bool, client: Client
     ) -> (HTTPRequestHead, expectContinue: Bool) {
-        let named = self.connectionTokens(head.headers)
+        self.upstreamRequest(method: head.method, fieldCount: head.headers.count,
+                             connectionTokens: self.connectionTokens(head.headers), uri: uri, path: path,
+                             hostHeader: hostHeader, preserveHost: preserveHost, client: client) { field in
+            for (name, value) in head.headers { field(name, value) }
+        }
+    }
+
+    /// The same, from the client's fields given one by one (the fast lane reads them from the bytes received,
+    /// without a client `HTTPHeaders`).
+    ///
+    /// - Parameters:
+    ///   - connectionTokens: ``connectionTokens(_:)`` of the client's fields.
+    ///   - fields: calls its argument with each of the client's fields, in order.
+    static func upstreamRequest(
+        method: HTTPMethod, fieldCount: Int, connectionTokens named: [String], uri: String, path: Substring,
+        hostHeader: String, preserveHost: Bool, client: Client, fields: ((String, String) -> Void) -> Void
+    ) -> (HTTPRequestHead, expectContinue: Bool) {
         var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + 8)
+        headers.reserveCapacity(fieldCount + 8)
         var clientHost: String?
         var expectContinue = false
         var chunked = false
@@ -88,7 +104,7 @@ package enum ForwardedHeaders {
         var forwardedPath: String?
         var forwardedPrefix: String?
         var via: String?
-        for (name, value) in head.headers {
+        fields { name, value in
             switch FieldName(name) {
             case .host: clientHost = value
             case .expect: expectContinue = expectContinue || value.lowercased().contains("100-continue")
@@ -102,9 +118,9 @@ package enum ForwardedHeaders {
             case .xForwardedPath: forwardedPath = value
             case .xForwardedPrefix: forwardedPrefix = value
             case .via: via = via.map { $0 + ", " + value } ?? value
-            case .identity, .connection, .hopByHop: continue
+            case .identity, .connection, .hopByHop: return
             case .other:
-                if !named.isEmpty, named.contains(name.lowercased()) { continue }
+                if !named.isEmpty, named.contains(where: { Self.equalIgnoringCase($0, name) }) { return }
                 headers.add(name: name, value: value)
             }
         }
@@ -113,7 +129,7 @@ package enum ForwardedHeaders {
             // (RFC 9112 §6.3) and must not be forwarded.
             headers.remove(name: "content-length")
             headers.add(name: "transfer-encoding", value: "chunked")
-        } else if !hasLength, head.method == .POST || head.method == .PUT || head.method == .PATCH {
+        } else if !hasLength, method == .POST || method == .PUT || method == .PATCH {
             // No body framing at all means no body: say so rather than let the encoder pick chunked.
             headers.add(name: "content-length", value: "0")
         }
@@ -133,7 +149,13 @@ package enum ForwardedHeaders {
         headers.add(name: "x-forwarded-path", value: trusted ? (forwardedPath ?? String(path)) : String(path))
         if trusted, let forwardedPrefix { headers.add(name: "x-forwarded-prefix", value: forwardedPrefix) }
         headers.add(name: "via", value: via.map { $0 + ", " + Self.via } ?? Self.via)
-        return (HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers), expectContinue)
+        return (HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers), expectContinue)
+    }
+
+    /// ASCII case-insensitive equality of two field names (no lowercased copy made).
+    static func equalIgnoringCase(_ lowercased: String, _ name: String) -> Bool {
+        lowercased.utf8.count == name.utf8.count
+            && zip(lowercased.utf8, name.utf8).allSatisfy { a, b in a == (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) }
     }
 
     /// The response sent to the client: the upstream's status and end-to-end headers, `Via` appended, and the

@@ -181,4 +181,54 @@ import Testing
             }
         }
     }
+
+    @Test("eight-byte tests agree with byte-by-byte ones for every byte value at every position")
+    func wordTests() {
+        for position in 0..<8 {
+            for value in 0...255 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "A"), count: 8)
+                bytes[position] = UInt8(value)
+                let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                let b = UInt8(value)
+                #expect(SWAR.hasControlOrSpace(word) == (b <= 0x20 || b == 0x7F), "byte \(value) at \(position)")
+                #expect(SWAR.hasByte(below: 0x20, in: word) == (b < 0x20), "byte \(value) at \(position)")
+                #expect(SWAR.hasByte(0x7F, in: word) == (b == 0x7F), "byte \(value) at \(position)")
+            }
+        }
+        // Words of several bytes of every kind at once (obs-text beside controls: no borrow hides one).
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<20_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let word = state
+            let bytes = (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) }
+            #expect(SWAR.hasControlOrSpace(word) == bytes.contains { $0 <= 0x20 || $0 == 0x7F })
+            #expect(SWAR.hasByte(below: 0x20, in: word) == bytes.contains { $0 < 0x20 })
+        }
+    }
+
+    @Test("a long field value: a control byte anywhere refuses the line, spaces and obs-text anywhere are kept")
+    func longValues() {
+        let length = 1_500
+        for offset in stride(from: 0, to: length, by: 7) {
+            for (byte, accepted) in [(UInt8(0x01), false), (0x7F, false), (0x0B, false), (0x20, true), (0x09, true),
+                                     (0xC3, true)] {
+                var value = [UInt8]((0..<length).map { UInt8(ascii: "a") + UInt8($0 % 26) })
+                value[offset] = byte
+                let line = Array("X-Cert: ".utf8) + value + Array("\r\n".utf8)
+                let field = line.withUnsafeBytes { HeadScanner.scanField($0, from: 0) }
+                #expect((field != nil) == accepted, "byte \(byte) at \(offset)")
+                // (Spaces and tabs at either end are optional whitespace, not value.)
+                if let field, (offset != 0 && offset != length - 1) || byte > 0x20 {
+                    #expect(field.value == 8..<(8 + length), "byte \(byte) at \(offset)")
+                }
+                let text = String(decoding: value, as: UTF8.self)
+                #expect(HeaderValidity.isFieldValue(text) == (byte != 0x0D && byte != 0x0A && byte != 0x00))
+            }
+            for byte: UInt8 in [0x00, 0x0A, 0x0D] {
+                var value = [UInt8](repeating: UInt8(ascii: "b"), count: length)
+                value[offset] = byte
+                #expect(!HeaderValidity.isFieldValue(String(decoding: value, as: UTF8.self)), "byte \(byte) at \(offset)")
+            }
+        }
+    }
 }

@@ -321,7 +321,11 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
                           credential: PluginContext.Credential?)
     {
         context.authenticate(consumer: consumer, credential: credential)
-        var headers = context.request.headers
+        // Changed in place (a copy of the fields would be made for every request otherwise).
+        Self.setConsumerHeaders(consumer, &context.request.headers)
+    }
+
+    private static func setConsumerHeaders(_ consumer: PluginContext.Consumer, _ headers: inout HTTPHeaders) {
         headers.replaceOrAdd(name: "X-Consumer-ID", value: consumer.id)
         if let customID = consumer.customID {
             headers.replaceOrAdd(name: "X-Consumer-Custom-ID", value: customID)
@@ -340,7 +344,6 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
         } else {
             headers.remove(name: "X-Anonymous-Consumer")
         }
-        context.request.headers = headers
     }
 
     private func setCertificateHeaders(_ identity: CertificateIdentity, _ headers: inout HTTPHeaders) {

@@ -320,23 +320,24 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         let idempotent = !(methodBytes.elementsEqual("POST".utf8) || methodBytes.elementsEqual("PATCH".utf8)
             || methodBytes.elementsEqual("LOCK".utf8))
         if !chain.isEmpty {
-            // Plugins see the request as the full path shows it to them: as `HTTPHeaders`, already rewritten.
-            var headers = HTTPHeaders()
-            headers.reserveCapacity(self.fields.count)
-            for field in self.fields {
-                headers.add(name: String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.name]), as: UTF8.self),
-                            value: String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.value]), as: UTF8.self))
-            }
-            let clientHead = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: uri,
-                                             headers: headers)
+            // Plugins see the request as the full path shows it to them: as `HTTPHeaders`, already rewritten (built
+            // straight from the fields read, by the full path's rules). Connection options are the full path's: no
+            // field is hop-by-hop for this message only.
             let client = ForwardedHeaders.Client(address: self.peerText, trusted: trusted, listenPort: self.listenPort,
                                                  scheme: self.scheme)
+            let clientMethod = HTTPMethod(rawValue: method)
             let (upstreamHead, _) = ForwardedHeaders.upstreamRequest(
-                clientHead, uri: upstreamURI, path: path, hostHeader: service.hostHeader,
-                preserveHost: match.route.preserveHost, client: client)
+                method: clientMethod, fieldCount: self.fields.count, connectionTokens: [], uri: upstreamURI,
+                path: path, hostHeader: service.hostHeader, preserveHost: match.route.preserveHost, client: client
+            ) { field in
+                for scanned in self.fields {
+                    field(String(decoding: UnsafeRawBufferPointer(rebasing: raw[scanned.name]), as: UTF8.self),
+                          String(decoding: UnsafeRawBufferPointer(rebasing: raw[scanned.value]), as: UTF8.self))
+                }
+            }
             let pluginContext = PluginContext(
                 eventLoop: eventLoop, logger: self.logger, route: match.route, service: service,
-                peerAddress: self.peerText, peer: self.peer, trustedSource: trusted, method: clientHead.method,
+                peerAddress: self.peerText, peer: self.peer, trustedSource: trusted, method: clientMethod,
                 path: path, query: queryStart.map { uri[$0...] }, request: upstreamHead)
             var body: ByteBuffer?
             if head.contentLength > 0 {

@@ -159,6 +159,13 @@ struct HeadScanner {
         let valueStart = i
         var valueEnd = i
         while i < n {
+            // Eight bytes at a time while all of them are visible ASCII or obs-text (certificate headers run to
+            // kilobytes of them); the first word holding anything else goes through the byte test below.
+            while i + 8 <= n, !SWAR.hasControlOrSpace(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                i += 8
+                valueEnd = i
+            }
+            guard i < n else { break }
             let byte = raw[i]
             if byte > self.sp, byte != 0x7F {
                 // Visible ASCII or obs-text: the common byte, one test.
@@ -498,5 +505,29 @@ struct ChunkedFraming {
         case 0x61...0x66: Int(byte - 0x61 + 10)
         default: nil
         }
+    }
+}
+
+/// Byte tests on eight bytes at once (a `UInt64` loaded from a buffer).
+enum SWAR {
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// Whether some byte of `word` is below `bound` (1...128). Exact: bytes at or above 0x80 never count.
+    @inline(__always)
+    static func hasByte(below bound: UInt8, in word: UInt64) -> Bool {
+        (word &- Self.ones &* UInt64(bound)) & ~word & Self.highs != 0
+    }
+
+    /// Whether some byte of `word` equals `byte`.
+    @inline(__always)
+    static func hasByte(_ byte: UInt8, in word: UInt64) -> Bool {
+        Self.hasByte(below: 1, in: word ^ (Self.ones &* UInt64(byte)))
+    }
+
+    /// Whether some byte of `word` is a control byte, a space or DEL: anything but visible ASCII and obs-text.
+    @inline(__always)
+    static func hasControlOrSpace(_ word: UInt64) -> Bool {
+        Self.hasByte(below: 0x21, in: word) || Self.hasByte(0x7F, in: word)
     }
 }
