@@ -118,7 +118,10 @@ import TestSupport
         let chain = ":\(Encode.base64(pki.intermediate.der)):"
         let rfc = try await Self.get(proxy.port, "/rfc", [("Client-Cert", leaf), ("Client-Cert-Chain", chain)])
         #expect(rfc.status == 200, "\(rfc)")
-        #expect(try PluginPipelineTests.echoed(rfc)["x-consumer-username"] == ["alice"])
+        let rfcSeen = try PluginPipelineTests.echoed(rfc)
+        #expect(rfcSeen["x-consumer-username"] == ["alice"])
+        // The RFC 9440 fields were the certificate header: removed before proxying.
+        #expect(rfcSeen["client-cert"] == nil && rfcSeen["client-cert-chain"] == nil, "\(rfcSeen)")
         // Without the chain header the leaf cannot be tied to the trusted root.
         #expect(try await Self.get(proxy.port, "/rfc", [("Client-Cert", leaf)]).status == 401)
         #expect(try await Self.get(proxy.port, "/rfc", [("Client-Cert", "not-sf-binary")]).status == 401)
@@ -130,6 +133,43 @@ import TestSupport
         #expect(try PluginPipelineTests.echoed(xfcc)["x-consumer-username"] == ["alice"])
         let garbage = try await Self.get(proxy.port, "/xfcc", [("X-Forwarded-Client-Cert", "Cert=\"garbage\"")])
         #expect(garbage.status == 401)
+    }
+
+    @Test("forward_client_cert: the verified leaf goes upstream as RFC 9440 Client-Cert, replacing any the client sent; nothing on a refusal or the anonymous fallback")
+    func forwardClientCert() async throws {
+        let pki = try CertAuthPKI.load()
+        let echo = try await EchoUpstream.start()
+        var test = TestContent()
+        test.service("s1", port: echo.port)
+        test.route("fwd", path: "/fwd", service: "s1")
+        test.route("fwdanon", path: "/fwdanon", service: "s1")
+        test.plugin("fwd", "header-cert-auth", route: "fwd", config: Self.config(["forward_client_cert": true]))
+        test.plugin("fwdanon", "header-cert-auth", route: "fwdanon",
+                    config: Self.config(["forward_client_cert": true, "anonymous": "anonymous-user"]))
+        let proxy = try await ProxyHarness.start(Self.content(test, pki: pki), registry: .builtIn)
+
+        let forged = [("Client-Cert", ":\(Encode.base64(pki.otherLeaf.der)):"), ("Client-Cert-Chain", ":AAAA:")]
+        let ok = try await Self.get(proxy.port, "/fwd", Self.alb(pki.leaf, pki.intermediate) + forged)
+        #expect(ok.status == 200, "\(ok)")
+        let seen = try PluginPipelineTests.echoed(ok)
+        #expect(seen["x-consumer-username"] == ["alice"])
+        #expect(seen["client-cert"] == [":\(Encode.base64(pki.leaf.der)):"], "\(seen)")
+        #expect(seen["client-cert-chain"] == nil)
+        #expect(seen[Self.header.lowercased()] == nil)
+        // A cached verdict forwards the same field.
+        let again = try await Self.get(proxy.port, "/fwd", Self.alb(pki.leaf, pki.intermediate))
+        #expect(try PluginPipelineTests.echoed(again)["client-cert"] == [":\(Encode.base64(pki.leaf.der)):"])
+
+        // Untrusted chain with the anonymous fallback: proxied as anonymous, no certificate of any kind upstream.
+        let anon = try await Self.get(proxy.port, "/fwdanon", Self.alb(pki.otherLeaf) + forged)
+        #expect(anon.status == 200, "\(anon)")
+        let anonSeen = try PluginPipelineTests.echoed(anon)
+        #expect(anonSeen["x-anonymous-consumer"] == ["true"])
+        #expect(anonSeen["client-cert"] == nil && anonSeen["client-cert-chain"] == nil, "\(anonSeen)")
+        #expect(anonSeen[Self.header.lowercased()] == nil)
+        // Refused: nothing reaches the upstream at all.
+        let refused = try await Self.get(proxy.port, "/fwd", Self.alb(pki.otherLeaf) + forged)
+        #expect(refused.status == 401 && refused.text == Self.failed)
     }
 
     @Test("valid chains map to consumers in Kong's order; the upstream sees verified identity headers only")
@@ -165,8 +205,10 @@ import TestSupport
         #expect(seen["x-anonymous-consumer"] == nil)
         #expect(seen["x-credential-identifier"] == nil)
         #expect(seen["x-client-cert-dn"] == nil)
-        // The certificate header itself is forwarded (Kong does not strip it).
-        #expect(seen[Self.header.lowercased()]?.count == 1)
+        // The certificate header itself never goes upstream (Kong would pass it through); nor is a Client-Cert
+        // made without forward_client_cert.
+        #expect(seen[Self.header.lowercased()] == nil)
+        #expect(seen["client-cert"] == nil)
 
         // A mapping tied to the wrong CA is ignored; the unbound one applies.
         let carol = try await Self.get(proxy.port, "/main", Self.alb(pki.cnOnly, pki.intermediate))

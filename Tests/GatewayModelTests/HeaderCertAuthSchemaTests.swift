@@ -52,6 +52,7 @@ struct HeaderCertAuthSchemaTests {
             "cache_ttl": 60,
             "consumer_by": ["username", "custom_id"],
             "skip_consumer_lookup": false,
+            "forward_client_cert": false,
             "anonymous": nil,
             "default_consumer": nil,
             "authenticated_group_by": "CN",

@@ -33,9 +33,10 @@ import Synchronization
 /// | `anonymous` set but no such consumer | 500 "anonymous consumer X is configured but doesn't exist" |
 /// | a referenced CA certificate missing | the instance does not compile: its routes answer 500 |
 ///
-/// The secure-source check uses the real TCP peer, never X-Forwarded-For or X-Real-IP. A verified certificate
-/// header is forwarded upstream unchanged (Kong does not document stripping it); one that was not verified (the
-/// anonymous fallback) is removed, so an upstream never sees a certificate the gateway did not check. Reasons for
+/// The secure-source check uses the real TCP peer, never X-Forwarded-For or X-Real-IP. The certificate header is
+/// removed before proxying whatever the outcome (Kong leaves it; an upstream reading it could not tell a checked
+/// certificate from a forged one); with `forward_client_cert` a verified leaf goes upstream as RFC 9440
+/// `Client-Cert` instead, inbound `Client-Cert`/`Client-Cert-Chain` fields removed first. Reasons for
 /// refusals are logged at debug with the metadata key `gw.cert.outcome`; the client never sees them.
 ///
 /// **Revocation** (``RevocationChecker``): unless `revocation_check_mode = SKIP`, every certificate of the verified
@@ -76,6 +77,8 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     /// nil with `SKIP`.
     package let revocationChecker: RevocationChecker?
     let skipConsumerLookup: Bool
+    /// `forward_client_cert`: a verified leaf goes upstream as RFC 9440 `Client-Cert`.
+    let forwardClientCert: Bool
     /// `authenticated_group_by = DN` (else CN).
     let groupByDN: Bool
     let directory: ConsumerDirectory
@@ -167,6 +170,7 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
             self.revocationChecker = checker
         }
         self.skipConsumerLookup = config["skip_consumer_lookup"]?.boolValue ?? false
+        self.forwardClientCert = config["forward_client_cert"]?.boolValue ?? false
         self.groupByDN = config["authenticated_group_by"]?.stringValue == "DN"
 
         self.consumerBy = (config["consumer_by"]?.arrayValue ?? ["username", "custom_id"])
@@ -194,23 +198,32 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     }
 
     package func access(_ context: PluginContext) -> AccessResult {
+        // The certificate header (with RFC 9440's chain) is read, then removed whatever the outcome: an upstream
+        // never sees a certificate header, forged or not (with `forward_client_cert`, only the gateway's own
+        // `Client-Cert` of a verified leaf). Inbound RFC 9440 fields go too when this plugin is the one to set them.
+        let values = context.request.headers[self.headerName]
+        var chain: String?
+        if self.authenticator.decoder.format == .rfc9440 {
+            let lines = context.request.headers["client-cert-chain"]
+            chain = lines.isEmpty ? nil : lines.joined(separator: ",")
+        }
+        if !values.isEmpty { context.request.headers.remove(name: self.headerName) }
+        if self.forwardClientCert || chain != nil {
+            context.request.headers.remove(name: "client-cert")
+            context.request.headers.remove(name: "client-cert-chain")
+        }
+
         // Logical OR with an earlier auth plugin (Kong: `conf.anonymous and kong.client.get_credential()`).
         if case .notConfigured = self.anonymous {} else if context.credential != nil { return .proceed }
 
         if self.secureSource, !self.isTrustedSource(context) {
             return self.refuse(context, Self.failedVerification, outcome: "untrusted_source")
         }
-        let values = context.request.headers[self.headerName]
         guard let header = values.first else {
             return self.refuse(context, Self.missingHeader, outcome: "missing_header")
         }
         guard values.count == 1 else {
             return self.refuse(context, Self.failedVerification, outcome: "decode_failed:repeated_header")
-        }
-        var chain: String?
-        if self.authenticator.decoder.format == .rfc9440 {
-            let lines = context.request.headers["client-cert-chain"]
-            chain = lines.isEmpty ? nil : lines.joined(separator: ",")
         }
         let now = Int64(Date().timeIntervalSince1970)
         let outcome = self.authenticator.authenticate(header: header, chain: chain, now: now)
@@ -275,23 +288,31 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
                 return self.refuse(context, Self.failedVerification, outcome: "no_common_name")
             }
             self.setCertificateHeaders(identity, &context.request.headers)
-            self.log(context, outcome: "ok", detail: nil, revocation: certificate.revocation)
-            return .proceed
+            return self.accepted(certificate, context, outcome: "ok")
         }
         if let match = self.directory.match(names: identity.names, issuerID: certificate.issuer.id,
                                              consumerBy: self.consumerBy) {
             let credential = match.credentialID.map { PluginContext.Credential(id: $0) }
             self.identify(context, match.consumer, credential: credential)
-            self.log(context, outcome: "ok", detail: nil, revocation: certificate.revocation)
-            return .proceed
+            return self.accepted(certificate, context, outcome: "ok")
         }
         if let consumer = self.defaultConsumer {
             self.identify(context, consumer, credential: nil)
             self.setCertificateHeaders(identity, &context.request.headers)
-            self.log(context, outcome: "ok_default_consumer", detail: nil, revocation: certificate.revocation)
-            return .proceed
+            return self.accepted(certificate, context, outcome: "ok_default_consumer")
         }
         return self.refuse(context, Self.failedVerification, outcome: "consumer_not_found")
+    }
+
+    /// An authenticated request: the verified leaf forwarded when configured, the outcome logged.
+    private func accepted(_ certificate: VerifiedCertificate, _ context: PluginContext, outcome: String)
+        -> AccessResult
+    {
+        if self.forwardClientCert {
+            context.request.headers.add(name: "Client-Cert", value: certificate.clientCertField)
+        }
+        self.log(context, outcome: outcome, detail: nil, revocation: certificate.revocation)
+        return .proceed
     }
 
     /// Any authentication failure: the anonymous consumer when configured, else `response`.
@@ -303,12 +324,7 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
         case .notConfigured:
             return .respond(response)
         case .consumer(let consumer):
-            // Proceeding without a verified certificate: the header that failed (or a forged one) does not go
-            // upstream, where a service reading it would take it for one the gateway checked.
-            context.request.headers.remove(name: self.headerName)
-            if self.authenticator.decoder.format == .rfc9440 {
-                context.request.headers.remove(name: "client-cert-chain")
-            }
+            // Proceeding without a verified certificate (the header was removed in `access`).
             self.identify(context, consumer, credential: nil)
             return .proceed
         case .missing(let answer):

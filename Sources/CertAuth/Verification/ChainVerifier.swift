@@ -152,7 +152,8 @@ package struct ChainVerifier: Sendable {
         case .success(let identity):
             return .trusted(VerifiedCertificate(
                 identity: identity, issuer: anchor, chainLength: length, chainNotAfter: chainNotAfter,
-                verifiedAt: time, revocation: .notChecked, revocationTargets: RevocationTarget.targets(path: path)))
+                verifiedAt: time, revocation: .notChecked, revocationTargets: RevocationTarget.targets(path: path),
+                clientCertField: ":" + Base64.encode(chain.leaf) + ":"))
         }
     }
 

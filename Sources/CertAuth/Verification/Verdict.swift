@@ -34,4 +34,7 @@ package struct VerifiedCertificate: Sendable, Hashable {
     /// What a revocation check needs for each certificate of the verified path that is not the anchor (leaf
     /// first); computed once per verification so a cached verdict never reparses its chain.
     package var revocationTargets: [RevocationTarget]
+    /// The leaf as an RFC 9440 `Client-Cert` field value (`:` base64 of its DER `:`), made once per verification
+    /// for plugins that forward the verified certificate upstream.
+    package var clientCertField: String
 }

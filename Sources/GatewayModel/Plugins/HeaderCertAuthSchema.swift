@@ -1,6 +1,7 @@
 extension PluginSchema {
     /// `header-cert-auth`: Kong Enterprise's schema (field names, types, defaults, enums), plus `trusted_sources`,
-    /// the CIDRs `secure_source` checks the connecting peer against.
+    /// the CIDRs `secure_source` checks the connecting peer against, and `forward_client_cert`: the verified leaf
+    /// sent upstream as RFC 9440 `Client-Cert` (the configured certificate header itself never goes upstream).
     package static let headerCertAuth = PluginSchema(
         name: "header-cert-auth",
         priority: 1009,
@@ -26,6 +27,7 @@ extension PluginSchema {
             FieldSpec("consumer_by", .array(.element(.string, oneOf: ["username", "custom_id"])),
                       default: ["username", "custom_id"]),
             FieldSpec("skip_consumer_lookup", .boolean, required: true, default: false),
+            FieldSpec("forward_client_cert", .boolean, required: true, default: false),
             FieldSpec("anonymous", .string),
             FieldSpec("default_consumer", .string),
             FieldSpec("authenticated_group_by", .string, default: "CN", oneOf: ["CN", "DN"]),
