@@ -69,9 +69,13 @@ package enum ForwardedHeaders {
     /// request, then `Host`, `X-Real-IP`, `X-Forwarded-For|Proto|Host|Port|Path|Prefix` and `Via` set as Kong
     /// does. Always HTTP/1.1 (nginx's `proxy_http_version 1.1` in Kong's template).
     ///
+    /// With `requestID`, the client's `X-Request-Id` fields are replaced by that one (the caller keeps a trusted
+    /// peer's id in it); without, they pass as they are.
+    ///
     /// - Returns: the head and whether the client asked for `100 Continue`.
     package static func upstreamRequest(
-        _ head: HTTPRequestHead, uri: String, path: Substring, hostHeader: String, preserveHost: Bool, client: Client
+        _ head: HTTPRequestHead, uri: String, path: Substring, hostHeader: String, preserveHost: Bool, client: Client,
+        requestID: String? = nil
     ) -> (HTTPRequestHead, expectContinue: Bool) {
         let named = self.connectionTokens(head.headers)
         var headers = HTTPHeaders()
@@ -103,6 +107,8 @@ package enum ForwardedHeaders {
             case .xForwardedPrefix: forwardedPrefix = value
             case .via: via = via.map { $0 + ", " + value } ?? value
             case .identity, .connection, .hopByHop: continue
+            case .xRequestID:
+                if requestID == nil { headers.add(name: name, value: value) }
             case .other:
                 if !named.isEmpty, named.contains(name.lowercased()) { continue }
                 headers.add(name: name, value: value)
@@ -133,12 +139,15 @@ package enum ForwardedHeaders {
         headers.add(name: "x-forwarded-path", value: trusted ? (forwardedPath ?? String(path)) : String(path))
         if trusted, let forwardedPrefix { headers.add(name: "x-forwarded-prefix", value: forwardedPrefix) }
         headers.add(name: "via", value: via.map { $0 + ", " + Self.via } ?? Self.via)
+        if let requestID { headers.add(name: "x-request-id", value: requestID) }
         return (HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers), expectContinue)
     }
 
     /// The response sent to the client: the upstream's status and end-to-end headers, `Via` appended, and the
-    /// client connection's own keep-alive decision.
-    package static func downstreamResponse(_ head: HTTPResponseHead, version: HTTPVersion, keepAlive: Bool) -> HTTPResponseHead {
+    /// client connection's own keep-alive decision; with `requestID`, `X-Request-Id` is that id.
+    package static func downstreamResponse(_ head: HTTPResponseHead, version: HTTPVersion, keepAlive: Bool,
+                                           requestID: String? = nil) -> HTTPResponseHead
+    {
         let named = self.connectionTokens(head.headers)
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 2)
@@ -150,9 +159,11 @@ package enum ForwardedHeaders {
                 continue
             }
             if field.isHopByHop || (!named.isEmpty && named.contains(name.lowercased())) { continue }
+            if field == .xRequestID, requestID != nil { continue }
             headers.add(name: name, value: value)
         }
         headers.add(name: "via", value: via.map { $0 + ", " + Self.via } ?? Self.via)
+        if let requestID { headers.add(name: "x-request-id", value: requestID) }
         if !keepAlive {
             headers.add(name: "connection", value: "close")
         } else if version.minor == 0 {
@@ -178,6 +189,8 @@ package enum FieldName: Equatable {
     case xForwardedFor, xRealIP, xForwardedProto, xForwardedHost, xForwardedPort, xForwardedPath, xForwardedPrefix
     /// One of ``ForwardedHeaders/identity``.
     case identity
+    /// `X-Request-Id`: replaced by the request's id (``RequestID``) when the proxy sets one.
+    case xRequestID
     /// Hop-by-hop other than `Connection` and `Transfer-Encoding`: `Keep-Alive`, `TE`, `Trailer`, `Upgrade`,
     /// `Proxy-*`.
     case hopByHop
@@ -197,6 +210,7 @@ package enum FieldName: Equatable {
         case 6: self = named("expect") ? .expect : .other
         case 7: self = named("upgrade") || named("trailer") ? .hopByHop : .other
         case 9: self = named("x-real-ip") ? .xRealIP : .other
+        case 12: self = named("x-request-id") ? .xRequestID : .other
         case 10:
             self = named("connection") ? .connection : named("keep-alive") ? .hopByHop : .other
         case 13: self = named("x-consumer-id") ? .identity : .other

@@ -10,9 +10,20 @@ import NIOCore
 ///   control plane is connected, the last error.
 /// - `GET /status/ready`: 200 once a configuration is applied, 503 before (so a load balancer only sends
 ///   traffic to data planes that can route it).
+/// - `GET /metrics`: the Prometheus text exposition (docs/operations.md lists the series), when metrics are on.
 package enum StatusServer {
-    package static func router(state: ConfigState, nodeID: String) -> Hummingbird.Router<BasicRequestContext> {
+    package static func router(state: ConfigState, nodeID: String, metrics: DataPlaneMetrics? = nil)
+        -> Hummingbird.Router<BasicRequestContext>
+    {
         let router = Hummingbird.Router(context: BasicRequestContext.self)
+        if let metrics {
+            router.get("/metrics") { _, _ -> Response in
+                var headers = HTTPFields()
+                headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+                return Response(status: .ok, headers: headers,
+                                body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
+            }
+        }
         router.get("/status") { _, _ -> Response in
             let config = state.config
             let link = state.linkState

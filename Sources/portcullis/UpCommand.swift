@@ -50,9 +50,15 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Environment.help("Directory for the data planes' caches", "state-dir")))
     var stateDir: String = Environment.string("state-dir", default: "./.portcullis")
 
+    @Option(help: ArgumentHelp(Environment.help("Data planes' access logs: file (<state-dir>/dp-N/access.log), stdout, or off", "access-log")))
+    var accessLog: String = Environment.string("access-log", default: "file")
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        guard ["file", "stdout", "off"].contains(self.accessLog) else {
+            throw ValidationError("--access-log must be file, stdout or off, got '\(self.accessLog)'")
+        }
         guard (1...64).contains(self.dataPlanes) else { throw ValidationError("--data-planes must be between 1 and 64") }
         for (flag, value) in [("--admin-listen", self.adminListen), ("--proxy-listen", self.proxyListen),
                               ("--status-listen", self.statusListen)] where ListenAddress(value) == nil
@@ -109,9 +115,11 @@ struct UpCommand: AsyncParsableCommand {
             if self.proxyPortPerDataPlane {
                 proxyAddress = proxy.port == 0 ? "\(proxy.host):0" : "\(proxy.host):\(proxy.port + i - 1)"
             }
+            let accessLog = self.accessLog == "file" ? "\(self.stateDir)/dp-\(i)/access.log" : self.accessLog
             let dp = supervisor.spawn(name: "dp-\(i)", arguments: [
                 "data-plane", "--cluster-socket", self.clusterSocket, "--proxy-listen", proxyAddress,
                 "--status-listen", statusAddress, "--cache-dir", "\(self.stateDir)/dp-\(i)", "--log-level", childLevel,
+                "--access-log", accessLog,
             ] + tlsArguments, marker: "proxy listening on ", secondMarker: "status listening on ")
             guard let bound = try await supervisor.waitForAddress(dp, timeout: .seconds(60)) else {
                 supervisor.shutdown()
@@ -131,6 +139,8 @@ struct UpCommand: AsyncParsableCommand {
               admin API      http://\(admin)
               proxy          \(proxyLine)\(tlsLine)
               status         \(statusAddresses.map { "http://\($0)/status" }.joined(separator: "  "))
+              metrics        \(statusAddresses.map { "http://\($0)/metrics" }.joined(separator: "  "))  http://\(admin)/metrics
+              access logs    \(self.accessLog == "file" ? "\(self.stateDir)/dp-N/access.log" : self.accessLog)
               cluster socket \(self.clusterSocket)
               database       \(self.db)
             Ctrl-C (SIGINT) or SIGTERM stops everything gracefully.
