@@ -1,5 +1,9 @@
 import ArgumentParser
 import Foundation
+import GatewayModel
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
 import Synchronization
 
 struct UpCommand: AsyncParsableCommand {
@@ -147,7 +151,45 @@ struct UpCommand: AsyncParsableCommand {
 
             """
         FileHandle.standardError.write(Data(summary.utf8))
+        let watcher = Task { await Self.watchConvergence(admin: admin, dataPlanes: self.dataPlanes) }
         await supervisor.superviseUntilSignalled()
+        watcher.cancel()
+    }
+
+    /// One line on standard error whenever the cluster's state changes (a new configuration version, a data plane
+    /// catching up, failing or going away): what `GET /clustering/status` says, never more often than it changes.
+    static func watchConvergence(admin: String, dataPlanes: Int) async {
+        let request = HTTPClientRequest(url: "http://\(admin)/clustering/status")
+        var last = ""
+        while !Task.isCancelled {
+            if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(5)), response.status == .ok,
+               let body = try? await response.body.collect(upTo: 1 << 20),
+               let json = try? JSONParser.parse(Array(body.readableBytesView))
+            {
+                let line = Self.convergenceLine(json, expected: dataPlanes)
+                if line != last {
+                    FileHandle.standardError.write(Data("[up] \(line)\n".utf8))
+                    last = line
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// `config v3: 2/2 data planes converged`, or what is still missing.
+    static func convergenceLine(_ status: JSON, expected: Int) -> String {
+        let planes = status["data_planes"]
+        func n(_ key: String) -> Int64 { planes?[key]?.intValue ?? 0 }
+        let version = status["newest"]?["version"]?.intValue.map { "config v\($0)" } ?? "no configuration yet"
+        if status["converged"]?.boolValue == true, n("connected") >= Int64(expected) {
+            return "\(version): \(n("normal"))/\(expected) data planes converged"
+        }
+        var missing: [String] = []
+        for key in ["syncing", "failed", "stale", "offline"] where n(key) > 0 { missing.append("\(n(key)) \(key)") }
+        let notConnected = Int64(expected) - n("connected")
+        if notConnected > 0 { missing.append("\(notConnected) not connected") }
+        return "\(version): \(n("normal"))/\(expected) data planes in sync"
+            + (missing.isEmpty ? "" : " (\(missing.joined(separator: ", ")))")
     }
 }
 
