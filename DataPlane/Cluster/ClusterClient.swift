@@ -293,7 +293,7 @@ package final class ClusterClient: Service, Sendable {
                 "gw.config.version": "\(version)", "reason": "\(reason)",
             ])
         }
-        self.state.metrics?.configRejected()
+        if !resync { self.state.metrics?.configRejected() }
         return .nack(.init(version: version, hash: hash, reason: reason, resync: resync))
     }
 

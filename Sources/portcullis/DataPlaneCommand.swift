@@ -48,7 +48,7 @@ struct DataPlaneCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Environment.help("Longest gap in seconds between two reads of a request body; then 408", "client-body-timeout")))
     var clientBodyTimeout: Double = Environment.double("client-body-timeout", default: 60)
 
-    @Option(help: ArgumentHelp(Environment.help("Status listen address (GET /status, /status/ready)", "status-listen")))
+    @Option(help: ArgumentHelp(Environment.help("Status listen address (GET /status, /status/ready, /metrics)", "status-listen")))
     var statusListen: String = Environment.string("status-listen", default: "127.0.0.1:8100")
 
     @Option(help: ArgumentHelp(Environment.help("Directory of the last applied snapshot and the node id", "cache-dir")))

@@ -54,14 +54,14 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Environment.help("Directory for the data planes' caches", "state-dir")))
     var stateDir: String = Environment.string("state-dir", default: "./.portcullis")
 
-    @Option(help: ArgumentHelp(Environment.help("Data planes' access logs: file (<state-dir>/dp-N/access.log), stdout, or off", "access-log")))
+    @Option(help: ArgumentHelp(Environment.help("Data planes' access logs: file (one each, <state-dir>/dp-N/access.log), stdout, off, or a path they share", "access-log")))
     var accessLog: String = Environment.string("access-log", default: "file")
 
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard ["file", "stdout", "off"].contains(self.accessLog) else {
-            throw ValidationError("--access-log must be file, stdout or off, got '\(self.accessLog)'")
+        guard !self.accessLog.isEmpty else {
+            throw ValidationError("--access-log must be file, stdout, off or a file path shared by the data planes")
         }
         guard (1...64).contains(self.dataPlanes) else { throw ValidationError("--data-planes must be between 1 and 64") }
         for (flag, value) in [("--admin-listen", self.adminListen), ("--proxy-listen", self.proxyListen),
