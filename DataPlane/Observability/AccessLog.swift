@@ -93,13 +93,14 @@ package final class AccessLog: Service, Sendable {
     private func writeUntilStopped() {
         var out: [UInt8] = []
         out.reserveCapacity(64 * 1024)
+        // Two buffers change places: the queue gets the emptied batch back with its capacity, so a steady load
+        // allocates nothing here or on the event loops.
+        var batch: [AccessLogEntry] = []
+        batch.reserveCapacity(4096)
         while true {
             let stopping = self.stopping.load(ordering: .acquiring)
-            let batch = self.queue.withLock { queue -> [AccessLogEntry] in
-                var taken: [AccessLogEntry] = []
-                swap(&taken, &queue)
-                return taken
-            }
+            batch.removeAll(keepingCapacity: true)
+            self.queue.withLock { queue in swap(&batch, &queue) }
             if batch.isEmpty {
                 if stopping { break }
                 usleep(Self.interval)

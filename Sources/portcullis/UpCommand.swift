@@ -159,7 +159,9 @@ struct UpCommand: AsyncParsableCommand {
     /// One line on standard error whenever the cluster's state changes (a new configuration version, a data plane
     /// catching up, failing or going away): what `GET /clustering/status` says, never more often than it changes.
     static func watchConvergence(admin: String, dataPlanes: Int) async {
-        let request = HTTPClientRequest(url: "http://\(admin)/clustering/status")
+        var request = HTTPClientRequest(url: "http://\(admin)/clustering/status")
+        // The control plane inherits the environment: a token set there is required of this client too.
+        if let token = Environment.value("admin-token") { request.headers.add(name: "Kong-Admin-Token", value: token) }
         var last = ""
         while !Task.isCancelled {
             if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(5)), response.status == .ok,
