@@ -72,14 +72,14 @@ let package = Package(
         .target(
             name: "ControlPlane",
             dependencies: ["GatewayModel", "GatewayProto", "CertAuth", hummingbird, grdb, logging, lifecycle, nioCore,
-                           nioPosix, httpTypes, metrics, prometheus],
+                           nioPosix, httpTypes, prometheus],
             path: "ControlPlane",
             swiftSettings: settings
         ),
         .target(
             name: "DataPlane",
             dependencies: ["GatewayModel", "GatewayProto", "CertAuth", nioCore, nioPosix, nioHTTP1, nioSSL, logging,
-                           lifecycle, hummingbird, httpTypes, metrics, prometheus,
+                           lifecycle, hummingbird, httpTypes, prometheus,
                            .product(name: "NIOTLS", package: "swift-nio")],
             path: "DataPlane",
             swiftSettings: settings

@@ -153,6 +153,12 @@ import TestSupport
         #expect(text.contains(#"portcullis_dp_config_info{version="1",hash=""#))
         #expect(Self.value(text, "portcullis_dp_control_plane_connected") == 0)
         #expect(Self.value(text, "portcullis_dp_metrics_route_labels") == 1)
+        // Kong's name for the hash on the status page, beside ours.
+        let status = try RawHTTPClient(port: plane.statusPort)
+        try await status.request("GET", "/status", close: true)
+        let page = try JSONParser.parse(try await status.read().text)
+        #expect(page["configuration_hash"]?.stringValue?.count == 64)
+        #expect(page["configuration_hash"] == page["config_hash"])
 
         // One access log line per request, JSON, in the order they ended.
         let lines = try await plane.logLines(atLeast: 8)
