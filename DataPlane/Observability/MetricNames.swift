@@ -4,7 +4,7 @@ enum Names {
     static let requests = "portcullis_dp_requests_total"
     static let requestsHelp = "Requests answered, by route, service and status class."
     static let duration = "portcullis_dp_request_duration_seconds"
-    static let durationHelp = "Time from the first byte of a request to the end of its response."
+    static let durationHelp = "Time from the start of a request to the end of its response."
     static let upstreamDuration = "portcullis_dp_upstream_duration_seconds"
     static let upstreamDurationHelp = "Time from sending a request upstream to its response head."
     static let routeLabels = "portcullis_dp_metrics_route_labels"
