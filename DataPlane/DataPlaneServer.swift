@@ -38,7 +38,7 @@ package struct DataPlaneServer {
         }
         self.metrics = metrics
         self.accessLog = try configuration.accessLog.map {
-            try AccessLog(destination: $0, format: configuration.accessLogFormat, metrics: metrics)
+            try AccessLog(destination: $0, format: configuration.accessLogFormat, metrics: metrics, logger: logger)
         }
         self.state = ConfigState(metrics: metrics)
         metrics?.controlPlane(connected: false)

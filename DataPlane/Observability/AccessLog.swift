@@ -1,4 +1,5 @@
 import Foundation
+package import Logging
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -42,6 +43,7 @@ package final class AccessLog: Service, Sendable {
     private let capacity: Int
     private let queue = Mutex<[AccessLogEntry]>([])
     private let metrics: DataPlaneMetrics?
+    private let logger: Logger?
     private let stopping = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     /// How long the writer sleeps when the queue is empty.
@@ -50,7 +52,10 @@ package final class AccessLog: Service, Sendable {
     /// - Parameters:
     ///   - capacity: entries queued at most; more are dropped.
     /// - Throws: when the file cannot be opened for appending.
-    package init(destination: Destination, format: Format, capacity: Int = 65536, metrics: DataPlaneMetrics?) throws {
+    package init(destination: Destination, format: Format, capacity: Int = 65536, metrics: DataPlaneMetrics?,
+                 logger: Logger? = nil) throws
+    {
+        self.logger = logger
         switch destination {
         case .stdout:
             self.fd = STDOUT_FILENO
@@ -97,6 +102,7 @@ package final class AccessLog: Service, Sendable {
         // allocates nothing here or on the event loops.
         var batch: [AccessLogEntry] = []
         batch.reserveCapacity(4096)
+        var failing = false
         while true {
             let stopping = self.stopping.load(ordering: .acquiring)
             batch.removeAll(keepingCapacity: true)
@@ -113,20 +119,27 @@ package final class AccessLog: Service, Sendable {
                 case .logfmt: entry.writeLogfmt(into: &out)
                 }
             }
-            if self.writeAll(out) {
-                self.metrics?.accessLogLines.increment(by: Int64(batch.count))
-            } else {
+            if let error = self.writeAll(out) {
                 self.metrics?.accessLogDropped.increment(by: Int64(batch.count))
+                // Once per failing spell, not per batch: the drop counter says how many.
+                if !failing { self.logger?.error("access log write failed; lines are dropped", metadata: ["error": "\(error)"]) }
+                failing = true
+            } else {
+                self.metrics?.accessLogLines.increment(by: Int64(batch.count))
+                if failing { self.logger?.info("access log writes work again") }
+                failing = false
             }
         }
         self.stopped.store(true, ordering: .releasing)
     }
 
-    private func writeAll(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { raw -> Bool in
+    /// Writes everything; the error text when a write fails.
+    private func writeAll(_ bytes: [UInt8]) -> String? {
+        bytes.withUnsafeBytes { raw -> String? in
+            guard let base = raw.baseAddress else { return nil }
             var offset = 0
             while offset < raw.count {
-                let n = write(self.fd, raw.baseAddress! + offset, raw.count - offset)
+                let n = write(self.fd, base + offset, raw.count - offset)
                 if n > 0 {
                     offset += n
                 } else if n < 0, errno == EINTR {
@@ -134,10 +147,10 @@ package final class AccessLog: Service, Sendable {
                 } else if n < 0, errno == EAGAIN {
                     usleep(1000)
                 } else {
-                    return false
+                    return n == 0 ? "no progress" : String(cString: strerror(errno))
                 }
             }
-            return true
+            return nil
         }
     }
 }

@@ -45,6 +45,20 @@ import Testing
         #expect(Self.value(registry, "portcullis_dp_access_log_lines_total") == 2)
     }
 
+    @Test("a failing write (a full disk) drops and counts its lines; the proxy side never waits")
+    func writeFailure() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let log = try AccessLog(destination: .file("/dev/full"), format: .logfmt, capacity: 16,
+                                metrics: DataPlaneMetrics(registry: registry))
+        for i in 1...3 { log.submit(Self.entry(sequence: UInt64(i))) }
+        let group = ServiceGroup(configuration: .init(services: [log], logger: Logger(label: "test")))
+        let task = Task { try await group.run() }
+        await group.triggerGracefulShutdown()
+        try await task.value
+        #expect(Self.value(registry, "portcullis_dp_access_log_dropped_total") == 3)
+        #expect(Self.value(registry, "portcullis_dp_access_log_lines_total") == 0)
+    }
+
     @Test("JSON lines escape quotes, backslashes and control bytes; numbers keep their precision")
     func jsonEscaping() throws {
         var out: [UInt8] = []

@@ -958,11 +958,12 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
                 connection.close()
             }
         }
+        // Counted before the last bytes go out: a client that has its response finds it in /metrics.
+        self.loop.record(&self.trace, status: ex.status, run: ex.plugins, client: self.peerText, lane: "fast",
+                         outcome: "proxied")
         // The connection's read-complete no longer reaches this handler: the response goes out now.
         context.flush()
         ex.plugins?.log(.proxied)
-        self.loop.record(&self.trace, status: ex.status, run: ex.plugins, client: self.peerText, lane: "fast",
-                         outcome: "proxied")
         self.next(keepAlive: ex.keepAlive, context: context)
     }
 
@@ -1036,11 +1037,11 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         var out = context.channel.allocator.buffer(capacity: 160 + body.count)
         Self.write(head, reason: status.reasonPhrase, into: &out)
         if !isHead { out.writeBytes(body) }
+        self.loop.record(&self.trace, status: Int(head.status.code), run: run, client: self.peerText, lane: "fast",
+                         outcome: "local")
         context.write(Self.wrapOutboundOut(out), promise: nil)
         if keepAlive { context.flush() }
         run?.log(run?.exitPlugin.map { .exited(plugin: $0) } ?? .answered)
-        self.loop.record(&self.trace, status: Int(head.status.code), run: run, client: self.peerText, lane: "fast",
-                         outcome: "local")
     }
 
     // MARK: Clock
