@@ -32,7 +32,8 @@ struct StatusController {
         routes.add("/metrics", [.get: { [metrics] _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
+            return Response(status: .ok, headers: headers,
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
         }])
         routes.add("/openapi.json", [.get: { _, _ in
             var headers = HTTPFields()

@@ -122,7 +122,9 @@ package final class AccessLog: Service, Sendable {
             if let error = self.writeAll(out) {
                 self.metrics?.accessLogDropped.increment(by: Int64(batch.count))
                 // Once per failing spell, not per batch: the drop counter says how many.
-                if !failing { self.logger?.error("access log write failed; lines are dropped", metadata: ["error": "\(error)"]) }
+                if !failing {
+                    self.logger?.error("access log write failed; lines are dropped", metadata: ["error": "\(error)"])
+                }
                 failing = true
             } else {
                 self.metrics?.accessLogLines.increment(by: Int64(batch.count))
@@ -198,7 +200,11 @@ struct AccessLogEntry: Sendable {
         out.append(contentsOf: #","duration_ms":"#.utf8)
         Self.writeMillis(self.totalNanos, into: &out)
         out.append(contentsOf: #","upstream_ms":"#.utf8)
-        if let upstream = self.upstreamNanos { Self.writeMillis(upstream, into: &out) } else { out.append(contentsOf: "null".utf8) }
+        if let upstream = self.upstreamNanos {
+            Self.writeMillis(upstream, into: &out)
+        } else {
+            out.append(contentsOf: "null".utf8)
+        }
         self.jsonField("lane", "\(self.lane)", into: &out)
         self.jsonField("outcome", "\(self.outcome)", into: &out)
         out.append(contentsOf: "}\n".utf8)
@@ -256,7 +262,8 @@ struct AccessLogEntry: Sendable {
         out.append(UInt8(ascii: " "))
         out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
         out.append(UInt8(ascii: "="))
-        let quoted = value.isEmpty || value.utf8.contains { $0 <= 0x20 || $0 == 0x7F || $0 == 0x22 || $0 == 0x3D || $0 == 0x5C }
+        let quoted = value.isEmpty
+            || value.utf8.contains { $0 <= 0x20 || $0 == 0x7F || $0 == 0x22 || $0 == 0x3D || $0 == 0x5C }
         guard quoted else { return out.append(contentsOf: value.utf8) }
         out.append(UInt8(ascii: "\""))
         for byte in value.utf8 {

@@ -97,7 +97,8 @@ package final class DataPlaneMetrics: Sendable {
 
         var outcomes: [String: Counter] = [:]
         for reason in Self.authReasons {
-            outcomes[reason] = registry.makeCounter(name: Names.auth, labels: [("reason", reason)], help: Names.authHelp)
+            outcomes[reason] = registry.makeCounter(name: Names.auth, labels: [("reason", reason)],
+                                                    help: Names.authHelp)
         }
         self.authOutcomes = outcomes
         self.authOther = registry.makeCounter(name: Names.auth, labels: [("reason", "verify_failed:other")],
@@ -131,7 +132,8 @@ package final class DataPlaneMetrics: Sendable {
     @inline(__always)
     func routeMetrics(_ route: CompiledRoute, serviceLabel: @autoclosure () -> String) -> RouteMetrics {
         if let cached = route.metrics.load(), cached.owner == ObjectIdentifier(self.registry) { return cached }
-        let made = self.makeRouteMetrics(route: Names.label(route.name ?? route.id), service: Names.label(serviceLabel()))
+        let made = self.makeRouteMetrics(route: Names.label(route.name ?? route.id),
+                                         service: Names.label(serviceLabel()))
         // A route compiled for another registry (tests share nothing, but be exact) is never cached over.
         if route.metrics.load() == nil { return route.metrics.storeIfNil(made) }
         return made

@@ -16,7 +16,8 @@ enum Names {
     static let verdictCache = "portcullis_dp_header_cert_auth_verdict_cache_total"
     static let verdictCacheHelp = "header-cert-auth chain verdicts served from the cache (hit) or verified (miss)."
     static let poolConnections = "portcullis_dp_upstream_connections_total"
-    static let poolConnectionsHelp = "Upstream connections opened, reused from the keep-alive pool, or failed to connect."
+    static let poolConnectionsHelp =
+        "Upstream connections opened, reused from the keep-alive pool, or failed to connect."
     static let poolIdle = "portcullis_dp_upstream_connections_idle"
     static let poolIdleHelp = "Keep-alive upstream connections idle in the pools now."
     static let configVersion = "portcullis_dp_config_version"

@@ -48,8 +48,9 @@ final class ProxyLoopContext {
         }
         let context = run?.context
         if let metrics = self.metrics {
-            let handles = trace.route.map { metrics.routeMetrics($0, serviceLabel: trace.serviceLabel ?? Names.noneLabel) }
-                ?? metrics.unmatched
+            let handles = trace.route.map {
+                metrics.routeMetrics($0, serviceLabel: trace.serviceLabel ?? Names.noneLabel)
+            } ?? metrics.unmatched
             handles.record(status: status, total: total, upstream: upstream)
             if let context, let auth = context.authOutcome {
                 metrics.countAuth(outcome: auth, anonymous: context.consumer?.anonymous == true,

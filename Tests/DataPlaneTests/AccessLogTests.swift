@@ -10,8 +10,8 @@ import Testing
 /// The access log's writer without a proxy: the bounded queue, drops, the drain at shutdown, escaping.
 @Suite struct AccessLogTests {
     static func entry(path: String = "/p", requestID: String? = nil, sequence: UInt64 = 1) -> AccessLogEntry {
-        AccessLogEntry(time: 1_764_690_000.5, requestID: RequestID(inbound: requestID, prefix: "abc-", sequence: sequence),
-                       client: "127.0.0.1", method: "GET", path: Substring(path), status: 200, route: "r", service: "s",
+        AccessLogEntry(time: 1_764_690_000.5,
+                       requestID: RequestID(inbound: requestID, prefix: "abc-", sequence: sequence), client: "127.0.0.1", method: "GET", path: Substring(path), status: 200, route: "r", service: "s",
                        consumer: nil, auth: nil, totalNanos: 1_234_567, upstreamNanos: nil, lane: "fast",
                        outcome: "proxied")
     }

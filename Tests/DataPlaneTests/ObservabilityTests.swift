@@ -46,7 +46,8 @@ import TestSupport
             let services = server.services(
                 onProxyBound: { continuation.yield(("proxy", $0.port ?? 0)) },
                 onStatusBound: { continuation.yield(("status", $0.localAddress?.port ?? 0)) })
-            self.group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+            self.group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                           logger: logger))
             let group = self.group
             self.task = Task { try await group.run() }
             var proxy = 0
@@ -113,6 +114,10 @@ import TestSupport
 
     static func json(_ line: String) throws -> JSON { try JSONParser.parse(line) }
 
+    typealias Send = @Sendable (Int, String, [(String, String)]) async throws -> RawHTTPClient.Response
+    /// A request on the fast lane, and one on the full path.
+    static let lanes: [(String, Send)] = [("fast", Self.get), ("full", Self.http10)]
+
     @Test("requests are counted by route, service and status class on both paths; latency, pools, config series")
     func requestSeries() async throws {
         let echo = try await EchoUpstream.start()
@@ -140,7 +145,8 @@ import TestSupport
                            #"portcullis_dp_requests_total{route="_unmatched",service="_none",status_class="4xx"}"#) == 2)
         #expect(Self.value(text, #"portcullis_dp_request_duration_seconds_count{route="r1",service="s1"}"#) == 6)
         #expect(Self.value(text, #"portcullis_dp_upstream_duration_seconds_count{route="r1",service="s1"}"#) == 6)
-        #expect(Self.value(text, #"portcullis_dp_request_duration_seconds_bucket{route="r1",service="s1",le="60.0"}"#) == 6)
+        #expect(Self.value(text,
+                           #"portcullis_dp_request_duration_seconds_bucket{route="r1",service="s1",le="60.0"}"#) == 6)
         // Upstream connections: every fast-lane request opened or reused one, the HTTP/1.0 one went on the full path.
         let fastOpened = Self.value(text, #"portcullis_dp_upstream_connections_total{pool="fast_lane",event="opened"}"#)
         let fastReused = Self.value(text, #"portcullis_dp_upstream_connections_total{pool="fast_lane",event="reused"}"#)
@@ -165,7 +171,8 @@ import TestSupport
         #expect(lines.count == 8)
         let entries = try lines.map(Self.json)
         #expect(entries.map { $0["status"]?.intValue } == [200, 200, 200, 200, 200, 200, 404, 404])
-        #expect(entries.map { $0["lane"]?.stringValue } == ["fast", "fast", "fast", "fast", "fast", "full", "fast", "full"])
+        #expect(entries.map { $0["lane"]?.stringValue }
+            == ["fast", "fast", "fast", "fast", "fast", "full", "fast", "full"])
         #expect(entries[0]["route"]?.stringValue == "r1")
         #expect(entries[0]["service"]?.stringValue == "s1")
         #expect(entries[0]["method"]?.stringValue == "GET")
@@ -192,7 +199,7 @@ import TestSupport
         let untrusted = try await Plane(test.content)
         defer { Task { await untrusted.stop() } }
 
-        for (lane, send) in [("fast", Self.get), ("full", Self.http10)] as [(String, (Int, String, [(String, String)]) async throws -> RawHTTPClient.Response)] {
+        for (lane, send) in Self.lanes {
             let made = try await send(untrusted.proxyPort, "/r1", [])
             let madeID = try #require(made.header("x-request-id"), "\(lane): \(made)")
             #expect(try PluginPipelineTests.echoed(made)["x-request-id"] == [madeID], "\(lane)")
@@ -207,7 +214,7 @@ import TestSupport
         let content = ConfigContent(entities: test.content.entities, trustedIPs: ["127.0.0.1/32"])
         let trusted = try await Plane(content)
         defer { Task { await trusted.stop() } }
-        for (lane, send) in [("fast", Self.get), ("full", Self.http10)] as [(String, (Int, String, [(String, String)]) async throws -> RawHTTPClient.Response)] {
+        for (lane, send) in Self.lanes {
             let kept = try await send(trusted.proxyPort, "/r1", [("X-Request-Id", "alb-\(lane)-1")])
             #expect(kept.header("x-request-id") == "alb-\(lane)-1", "\(lane): \(kept)")
             #expect(try PluginPipelineTests.echoed(kept)["x-request-id"] == ["alb-\(lane)-1"], "\(lane)")
@@ -251,7 +258,9 @@ import TestSupport
         #expect(try await Self.get(plane.proxyPort, "/anon").status == 200)
 
         let text = try await plane.metrics()
-        func reason(_ r: String) -> Double? { Self.value(text, #"portcullis_dp_header_cert_auth_total{reason="\#(r)"}"#) }
+        func reason(_ r: String) -> Double? {
+            Self.value(text, #"portcullis_dp_header_cert_auth_total{reason="\#(r)"}"#)
+        }
         #expect(reason("ok") == 2, "\(text)")
         #expect(reason("missing") == 1)
         #expect(reason("malformed") == 1)
@@ -290,7 +299,8 @@ import TestSupport
         let text = try await plane.metrics()
         #expect(Self.value(text, #"portcullis_dp_requests_total{route="r1",service="s1",status_class="2xx"}"#) == 2)
         #expect(Self.value(text, #"portcullis_dp_requests_total{route="r2",service="s1",status_class="2xx"}"#) == 2)
-        #expect(Self.value(text, #"portcullis_dp_requests_total{route="_other",service="_other",status_class="2xx"}"#) == 4)
+        #expect(Self.value(text,
+                           #"portcullis_dp_requests_total{route="_other",service="_other",status_class="2xx"}"#) == 4)
         #expect(!text.contains(#"route="r3""#))
         #expect(!text.contains(#"route="r4""#))
         #expect(Self.value(text, "portcullis_dp_metrics_route_labels") == 2)

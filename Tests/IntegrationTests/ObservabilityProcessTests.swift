@@ -25,7 +25,8 @@ import Testing
         let dpMetrics = try await fixture.dp.status.get("/metrics")
         #expect(dpMetrics.status == 200)
         let text = dpMetrics.body
-        #expect(Self.value(text, #"portcullis_dp_requests_total{route="obs-route",service="obs",status_class="2xx"}"#) == 3,
+        #expect(Self.value(text,
+                           #"portcullis_dp_requests_total{route="obs-route",service="obs",status_class="2xx"}"#) == 3,
                 "\(text)")
         #expect(Self.value(text,
                            #"portcullis_dp_requests_total{route="_unmatched",service="_none",status_class="4xx"}"#) == 1)
