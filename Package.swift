@@ -23,6 +23,8 @@ let httpTypes: Target.Dependency = .product(name: "HTTPTypes", package: "swift-h
 let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
 let nioHTTP1: Target.Dependency = .product(name: "NIOHTTP1", package: "swift-nio")
 let nioSSL: Target.Dependency = .product(name: "NIOSSL", package: "swift-nio-ssl")
+let metrics: Target.Dependency = .product(name: "Metrics", package: "swift-metrics")
+let prometheus: Target.Dependency = .product(name: "Prometheus", package: "swift-prometheus")
 
 let package = Package(
     name: "portcullis",
@@ -41,6 +43,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -68,21 +72,22 @@ let package = Package(
         .target(
             name: "ControlPlane",
             dependencies: ["GatewayModel", "GatewayProto", "CertAuth", hummingbird, grdb, logging, lifecycle, nioCore,
-                           nioPosix, httpTypes],
+                           nioPosix, httpTypes, prometheus],
             path: "ControlPlane",
             swiftSettings: settings
         ),
         .target(
             name: "DataPlane",
             dependencies: ["GatewayModel", "GatewayProto", "CertAuth", nioCore, nioPosix, nioHTTP1, nioSSL, logging,
-                           lifecycle, hummingbird, httpTypes, .product(name: "NIOTLS", package: "swift-nio")],
+                           lifecycle, hummingbird, httpTypes, prometheus,
+                           .product(name: "NIOTLS", package: "swift-nio")],
             path: "DataPlane",
             swiftSettings: settings
         ),
         .executableTarget(
             name: "portcullis",
             dependencies: ["ControlPlane", "DataPlane", "GatewayModel", "CertAuth", argumentParser, logging, lifecycle, httpClient,
-                           nioCore, nioHTTP1, hummingbird,
+                           nioCore, nioHTTP1, hummingbird, metrics, prometheus,
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")],
             swiftSettings: settings
         ),
@@ -114,7 +119,7 @@ let package = Package(
             name: "ControlPlaneTests",
             dependencies: ["ControlPlane", "GatewayModel",
                            .product(name: "HummingbirdTesting", package: "hummingbird"), hummingbird, grdb, httpTypes,
-                           logging, nioCore, nioPosix, "GatewayProto", "TestSupport"],
+                           logging, nioCore, nioPosix, "GatewayProto", "TestSupport", prometheus],
             swiftSettings: settings
         ),
         .testTarget(
@@ -126,7 +131,8 @@ let package = Package(
         .testTarget(name: "CertAuthTests", dependencies: ["CertAuth", "GatewayModel", "TestSupport"],
                     swiftSettings: settings),
         .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "GatewayModel", "TestSupport", nioCore, nioPosix,
-                                                           nioHTTP1, logging, lifecycle], swiftSettings: settings),
+                                                           nioHTTP1, logging, lifecycle, prometheus],
+                    swiftSettings: settings),
         .testTarget(name: "FuzzTargetTests", dependencies: ["FuzzTargets", "GatewayModel", "TestSupport"],
                     swiftSettings: settings),
         .testTarget(name: "IntegrationTests", dependencies: ["GatewayModel", "TestSupport"], swiftSettings: settings),

@@ -1,3 +1,5 @@
+package import Prometheus
+
 /// Everything `portcullis control-plane` is started with.
 package struct ControlPlaneConfiguration: Sendable {
     package var databasePath: String = "./.portcullis/portcullis.db"
@@ -14,6 +16,9 @@ package struct ControlPlaneConfiguration: Sendable {
     /// Largest cluster frame accepted from a data plane (snapshots go the other way and obey each DP's limit).
     package var clusterMaxFrame: Int = 256 * 1024 * 1024
     package var heartbeatInterval: Duration = .seconds(1)
+    /// Where the control plane's series live (`GET /metrics`); `main` passes the registry it bootstrapped
+    /// swift-metrics with, tests their own; nil: a private one.
+    package var metricsRegistry: PrometheusCollectorRegistry?
 
     package init() {}
 }

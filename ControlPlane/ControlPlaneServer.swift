@@ -3,6 +3,7 @@ import GatewayModel
 package import Hummingbird
 package import Logging
 import NIOCore
+import Prometheus
 
 /// The control plane's parts, wired: the store, the snapshot builder and the admin API router.
 ///
@@ -17,6 +18,8 @@ package struct ControlPlaneServer {
     package let logger: Logger
     /// Requests and connections of the admin listener, for `GET /status`.
     package let stats = AdminServerStats()
+    /// The control plane's series (`GET /metrics`).
+    package let metrics: ControlPlaneMetrics
 
     package static let version = "0.1.0"
 
@@ -26,16 +29,19 @@ package struct ControlPlaneServer {
         }
         self.configuration = configuration
         self.logger = logger
+        let metrics = ControlPlaneMetrics(registry: configuration.metricsRegistry ?? PrometheusCollectorRegistry())
+        self.metrics = metrics
         self.store = try ConfigStore(path: configuration.databasePath, trustedIPs: configuration.trustedIPs)
         self.builder = SnapshotBuilder(
-            store: self.store, configuration: .init(retention: configuration.snapshotRetention), logger: logger)
+            store: self.store, configuration: .init(retention: configuration.snapshotRetention), logger: logger,
+            metrics: metrics)
         var clusterConfig = ClusterServer.Configuration(socketPath: configuration.clusterSocket)
         clusterConfig.maxFrame = configuration.clusterMaxFrame
         clusterConfig.heartbeatInterval = configuration.heartbeatInterval
-        let registry = DataPlaneRegistry(staleAfter: configuration.heartbeatInterval * 3)
+        let registry = DataPlaneRegistry(staleAfter: configuration.heartbeatInterval * 3, metrics: metrics)
         self.cluster = ClusterServer(configuration: clusterConfig, builder: self.builder, registry: registry, logger: logger)
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: AdminRequestCounter(stats: self.stats))
+        router.add(middleware: AdminRequestCounter(stats: self.stats, metrics: metrics))
         router.add(middleware: AdminErrorMiddleware())
         if let token = configuration.adminToken, !token.isEmpty {
             router.add(middleware: AdminTokenMiddleware(token: token))
@@ -63,7 +69,8 @@ package struct ControlPlaneServer {
                 "snapshot_retention": .int(Int64(configuration.snapshotRetention)),
                 "admin_token_required": .bool(configuration.adminToken?.isEmpty == false),
             ])
-        StatusController(store: self.store, builder: self.builder, node: node, stats: self.stats).register(routes)
+        StatusController(store: self.store, builder: self.builder, node: node, stats: self.stats, metrics: metrics)
+            .register(routes)
         self.router = router
     }
 

@@ -1,3 +1,5 @@
+package import Prometheus
+
 /// Everything `portcullis data-plane` is started with.
 package struct DataPlaneConfiguration: Sendable {
     package var clusterSocket: String = "./.portcullis/cluster.sock"
@@ -20,6 +22,14 @@ package struct DataPlaneConfiguration: Sendable {
     package var maxBackoff: Duration = .seconds(1)
     /// Request size limits and client timeouts of the proxy listeners.
     package var clientLimits = ClientLimits()
+    /// Where the data plane's series live (`GET /metrics` on the status listener); nil: no metrics. `main` passes
+    /// the registry it bootstrapped swift-metrics with; tests pass their own.
+    package var metricsRegistry: PrometheusCollectorRegistry?
+    /// Distinct route label values in the request metrics at most (``DataPlaneMetrics/maxRouteLabels``).
+    package var metricsMaxRoutes: Int = 1000
+    /// The access log (`--access-log`); nil: off.
+    package var accessLog: AccessLog.Destination?
+    package var accessLogFormat: AccessLog.Format = .json
 
     package init() {}
 }

@@ -13,6 +13,10 @@ package struct DataPlaneServer {
     package let state: ConfigState
     package let nodeID: String
     package let logger: Logger
+    /// The request, pool, auth and configuration series; nil without a registry.
+    package let metrics: DataPlaneMetrics?
+    /// The per-request access log; nil when off.
+    package let accessLog: AccessLog?
     let cache: SnapshotCache
     /// The TLS listener's server context, made before anything starts: an unreadable or invalid certificate or
     /// key is a startup error naming the file.
@@ -29,7 +33,15 @@ package struct DataPlaneServer {
         self.cache = SnapshotCache(directory: configuration.cacheDir)
         try self.cache.prepare()
         self.nodeID = try configuration.nodeID ?? self.cache.nodeID()
-        self.state = ConfigState()
+        let metrics = configuration.metricsRegistry.map {
+            DataPlaneMetrics(registry: $0, maxRouteLabels: configuration.metricsMaxRoutes)
+        }
+        self.metrics = metrics
+        self.accessLog = try configuration.accessLog.map {
+            try AccessLog(destination: $0, format: configuration.accessLogFormat, metrics: metrics, logger: logger)
+        }
+        self.state = ConfigState(metrics: metrics)
+        metrics?.controlPlane(connected: false)
         self.loadCache()
     }
 
@@ -99,13 +111,15 @@ package struct DataPlaneServer {
         }
         let proxy = ProxyServer(host: self.configuration.proxyHost, port: self.configuration.proxyPort, tls: tls,
                                 limits: self.configuration.clientLimits, workers: self.configuration.workers,
-                                state: self.state, logger: self.logger, onBound: onProxyBound)
+                                state: self.state, logger: self.logger, metrics: self.metrics,
+                                accessLog: self.accessLog, onBound: onProxyBound)
         let status = Application(
-            router: StatusServer.router(state: self.state, nodeID: self.nodeID),
+            router: StatusServer.router(state: self.state, nodeID: self.nodeID, metrics: self.metrics),
             configuration: .init(address: .hostname(self.configuration.statusHost, port: self.configuration.statusPort),
                                  serverName: "portcullis"),
             onServerRunning: onStatusBound,
             logger: self.logger)
-        return [status, proxy, client]
+        // The access log stops last (services stop in reverse order): after the proxy has drained.
+        return (self.accessLog.map { [$0] } ?? []) + [status, proxy, client]
     }
 }

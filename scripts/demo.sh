@@ -375,10 +375,37 @@ echo "   the rollback, ${ROLLBACK_MS} ms after the command returned."
 echo "   $PASS passed, $FAIL failed"
 "$BIN" snapshots list --size 4 | sed 's/^/   /'
 
+say "What the data planes counted (GET /metrics on their status ports) and logged (access logs)"
+python3 - "$STATUS1" "$STATUS2" "$DEMO" <<'PY'
+import collections, re, sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+requests, auth = collections.Counter(), collections.Counter()
+for port in sys.argv[1:3]:
+    text = opener.open("http://127.0.0.1:%s/metrics" % port, timeout=5).read().decode()
+    for name, labels, value in re.findall(r'^(portcullis_dp_\w+)\{([^}]*)\} (\S+)$', text, re.M):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        if name == "portcullis_dp_requests_total" and float(value):
+            requests["%s %s" % (labels["route"], labels["status_class"])] += int(float(value))
+        elif name == "portcullis_dp_header_cert_auth_total" and float(value):
+            auth[labels["reason"]] += int(float(value))
+print("   requests by route and status class:", ", ".join("%s=%d" % kv for kv in sorted(requests.items())))
+print("   header-cert-auth decisions by reason:", ", ".join("%s=%d" % kv for kv in sorted(auth.items())))
+lines = []
+for n in (1, 2):
+    try:
+        lines += [l for l in open("%s/dp-%d/access.log" % (sys.argv[3], n)) if '"route":"mtls"' in l]
+    except OSError:
+        pass
+if lines:
+    print("   an access log line of /mtls:", lines[-1].strip())
+PY
+
 say "Running"
 cat <<EOF
    ALB stand-in   $ALB  (nginx; curl --cacert $PKI/server-ca.pem --cert $PKI/client-chain.pem --key $PKI/client.key $ALB/mtls)
    data planes    http://127.0.0.1:$PROXY1  http://127.0.0.1:$PROXY2  (status: http://127.0.0.1:$STATUS1/status  http://127.0.0.1:$STATUS2/status)
+   metrics        http://127.0.0.1:$STATUS1/metrics  http://127.0.0.1:$STATUS2/metrics  $ADMIN/metrics
+   access logs    $DEMO/dp-1/access.log  $DEMO/dp-2/access.log
    admin API      $ADMIN  ($BIN snapshots list --admin-url $ADMIN)
    files          $DEMO  (PKI, nginx.conf, logs, SQLite)
 EOF

@@ -60,14 +60,28 @@ package final class AdminServerStats: Sendable {
     }
 }
 
-/// Counts every admin request (answered or refused) for ``AdminServerStats``.
+/// Counts every admin request (answered or refused) for ``AdminServerStats`` and, with its status class and
+/// time, for ``ControlPlaneMetrics``.
 struct AdminRequestCounter<Context: RequestContext>: RouterMiddleware {
     let stats: AdminServerStats
+    let metrics: ControlPlaneMetrics?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         self.stats.requestStarted()
-        return try await next(request, context)
+        let started = ContinuousClock.now
+        do {
+            let response = try await next(request, context)
+            self.metrics?.adminRequest(method: request.method.rawValue, status: response.status.code,
+                                       duration: ContinuousClock.now - started)
+            return response
+        } catch {
+            // Errors become answers further in (AdminErrorMiddleware); one that gets here is Hummingbird's.
+            let status = (error as? any HTTPResponseError)?.status.code ?? 500
+            self.metrics?.adminRequest(method: request.method.rawValue, status: status,
+                                       duration: ContinuousClock.now - started)
+            throw error
+        }
     }
 }

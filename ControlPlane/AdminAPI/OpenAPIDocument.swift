@@ -804,6 +804,16 @@ enum OtherPaths {
                     ], []),
                 ],
             ],
+            "/metrics": [
+                "get": [
+                    "tags": ["status"], "operationId": "metrics", "summary": "Prometheus metrics",
+                    "description": "The control plane's series in the Prometheus text format (docs/operations.md).",
+                    "responses": Components.withErrors([
+                        "200": ["description": "The exposition.",
+                                "content": ["text/plain": ["schema": ["type": "string"]]]],
+                    ], []),
+                ],
+            ],
             "/tags": [
                 "get": [
                     "tags": ["status"], "operationId": "list-tags", "summary": "Tagged entities across types",

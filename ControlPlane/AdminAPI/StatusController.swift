@@ -5,12 +5,14 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// `GET /`, `GET /status`, `GET /status/ready`, `GET /tags`, `GET /tags/{tag}` and `GET /openapi.json`.
+/// `GET /`, `GET /status`, `GET /status/ready`, `GET /tags`, `GET /tags/{tag}`, `GET /openapi.json` and
+/// `GET /metrics`.
 struct StatusController {
     let store: ConfigStore
     let builder: SnapshotBuilder
     let node: NodeInfo
     let stats: AdminServerStats
+    let metrics: ControlPlaneMetrics
 
     struct NodeInfo: Sendable {
         var id: String
@@ -26,6 +28,13 @@ struct StatusController {
         routes.add("/tags", [.get: self.tags])
         routes.add("/tags/:tag", [.get: self.tags])
         // Behind the admin token like every other path: the document describes what the token protects.
+        // Behind the admin token too (a scraper sends it as `Authorization: Bearer`).
+        routes.add("/metrics", [.get: { [metrics] _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers,
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
+        }])
         routes.add("/openapi.json", [.get: { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "application/json; charset=utf-8"

@@ -1,4 +1,5 @@
 import Foundation
+import Prometheus
 package import GatewayModel
 import GatewayProto
 import Synchronization
@@ -25,6 +26,8 @@ package final class DataPlaneRegistry: Sendable {
         /// When the control plane received the ACK of the applied version (seconds since the epoch).
         var appliedAt: Double?
         var connection: UUID
+        /// When ``lastSentVersion`` went out.
+        var sentAt: ContinuousClock.Instant?
     }
 
     private let records = Mutex<[String: Record]>([:])
@@ -33,7 +36,11 @@ package final class DataPlaneRegistry: Sendable {
     /// Disconnected data planes are forgotten after this long.
     package let purgeAfter: Double
 
-    package init(staleAfter: Duration, purgeAfter: Duration = .seconds(86_400)) {
+    /// Connected data planes, propagation times and push results; nil in tests that do not look.
+    let metrics: ControlPlaneMetrics?
+
+    package init(staleAfter: Duration, purgeAfter: Duration = .seconds(86_400), metrics: ControlPlaneMetrics? = nil) {
+        self.metrics = metrics
         self.staleAfter = Double(staleAfter.components.seconds) + Double(staleAfter.components.attoseconds) / 1e18
         self.purgeAfter = Double(purgeAfter.components.seconds)
     }
@@ -56,6 +63,7 @@ package final class DataPlaneRegistry: Sendable {
                 connection: token)
             let cutoff = now - self.purgeAfter
             records = records.filter { $0.value.connected || $0.value.lastSeen >= cutoff }
+            self.metrics?.dataPlanesConnected.set(to: Double(records.values.count(where: \.connected)))
         }
         return token
     }
@@ -70,14 +78,26 @@ package final class DataPlaneRegistry: Sendable {
 
     func disconnected(_ id: String, _ token: UUID) {
         self.update(id, token) { $0.connected = false }
+        let connected = self.records.withLock { $0.values.count(where: \.connected) }
+        self.metrics?.dataPlanesConnected.set(to: Double(connected))
     }
 
     func heard(_ id: String, _ token: UUID) { self.update(id, token) { $0.lastSeen = Self.now() } }
 
-    func sent(_ id: String, _ token: UUID, version: Int64) { self.update(id, token) { $0.lastSentVersion = version } }
+    func sent(_ id: String, _ token: UUID, version: Int64) {
+        self.update(id, token) {
+            $0.lastSentVersion = version
+            $0.sentAt = .now
+        }
+    }
 
     func applied(_ id: String, _ token: UUID, _ ack: ClusterMessage.Ack) {
         self.update(id, token) { r in
+            if let metrics = self.metrics, let sentAt = r.sentAt, r.lastSentVersion == ack.version {
+                metrics.propagation.record(ContinuousClock.now - sentAt)
+                metrics.pushesAcked.increment()
+                r.sentAt = nil
+            }
             r.lastSeen = Self.now()
             r.appliedVersion = ack.version
             r.appliedHash = ack.hash
@@ -92,6 +112,10 @@ package final class DataPlaneRegistry: Sendable {
 
     func failed(_ id: String, _ token: UUID, version: Int64?, reason: String) {
         self.update(id, token) { r in
+            if let version, r.sentAt != nil, r.lastSentVersion == version {
+                self.metrics?.pushesRejected.increment()
+                r.sentAt = nil
+            }
             r.lastSeen = Self.now()
             r.lastError = reason
             r.lastErrorVersion = version

@@ -84,7 +84,13 @@ package final class SnapshotBuilder: Service, Sendable {
     private let buildCount = Atomic<Int>(0)
     private let lastBuild = Mutex<ContinuousClock.Instant?>(nil)
 
-    package init(store: ConfigStore, configuration: Configuration = .init(), logger: Logger) {
+    /// Build time, size and version of each snapshot; nil in tests that do not look.
+    private let metrics: ControlPlaneMetrics?
+
+    package init(store: ConfigStore, configuration: Configuration = .init(), logger: Logger,
+                 metrics: ControlPlaneMetrics? = nil)
+    {
+        self.metrics = metrics
         self.store = store
         self.configuration = configuration
         self.logger = logger
@@ -273,6 +279,7 @@ package final class SnapshotBuilder: Service, Sendable {
     private func finished(_ info: SnapshotInfo, rows: Int, started: ContinuousClock.Instant) {
         self.lastBuild.withLock { $0 = .now }
         self.buildCount.add(1, ordering: .relaxed)
+        self.metrics?.snapshotBuilt(version: info.version, size: info.size, duration: ContinuousClock.now - started)
         self.logger.debug(
             "snapshot built",
             metadata: [

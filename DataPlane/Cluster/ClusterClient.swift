@@ -215,8 +215,8 @@ package final class ClusterClient: Service, Sendable {
 
     /// Swaps a configuration in and logs it; returns the milliseconds since `started`.
     private func applied(_ config: AppliedConfig, started: ContinuousClock.Instant, kind: String) -> Double {
-        self.state.apply(config)
         let elapsed = ContinuousClock.now - started
+        self.state.apply(config, took: elapsed)
         let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         self.logger.info("config applied", metadata: [
             "gw.config.version": "\(config.version)", "gw.config.hash": "\(config.hash)", "apply_ms": "\(ms)",
@@ -293,6 +293,7 @@ package final class ClusterClient: Service, Sendable {
                 "gw.config.version": "\(version)", "reason": "\(reason)",
             ])
         }
+        if !resync { self.state.metrics?.configRejected() }
         return .nack(.init(version: version, hash: hash, reason: reason, resync: resync))
     }
 

@@ -15,17 +15,33 @@ package final class ConfigState: Sendable {
         package var lastErrorAt: Double?
     }
 
-    package init() {}
+    /// Where configuration and link changes are counted (``DataPlaneMetrics``); nil without metrics.
+    package let metrics: DataPlaneMetrics?
+
+    package init(metrics: DataPlaneMetrics? = nil) {
+        self.metrics = metrics
+    }
 
     /// The configuration a request should use (taken once at request start).
     package var config: AppliedConfig? { self.current.withLock { $0 } }
 
-    /// Swaps in a new configuration atomically.
-    package func apply(_ config: AppliedConfig) { self.current.withLock { $0 = config } }
+    /// Swaps in a new configuration atomically; `took`: how long applying it took (from the control plane).
+    package func apply(_ config: AppliedConfig, took: Duration? = nil) {
+        self.current.withLock { $0 = config }
+        self.metrics?.configApplied(version: config.version, hash: config.hash, source: config.source.rawValue,
+                                    duration: took)
+    }
 
     package var linkState: Link { self.link.withLock { $0 } }
 
-    package func updateLink(_ change: (inout Link) -> Void) { self.link.withLock { change(&$0) } }
+    package func updateLink(_ change: (inout Link) -> Void) {
+        let (before, after) = self.link.withLock { link -> (Bool, Bool) in
+            let before = link.connected
+            change(&link)
+            return (before, link.connected)
+        }
+        if before != after { self.metrics?.controlPlane(connected: after) }
+    }
 
     package func recordError(_ message: String) {
         self.link.withLock {

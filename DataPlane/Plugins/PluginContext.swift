@@ -34,6 +34,11 @@ package final class PluginContext {
     package internal(set) var outcome = Outcome.pending
     /// The status sent to the client, once a response head went out.
     package internal(set) var responseStatus: HTTPResponseStatus?
+    /// header-cert-auth's outcome (`ok`, `missing_header`, `verify_failed:expired`, …: a bounded set), for the
+    /// metrics and the access log.
+    package internal(set) var authOutcome: String?
+    /// Whether header-cert-auth's chain verdict came from its cache (nil: no verdict was needed).
+    package internal(set) var verdictCached: Bool?
 
     package var serviceID: String { self.service.id }
 

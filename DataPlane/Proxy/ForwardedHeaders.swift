@@ -69,13 +69,18 @@ package enum ForwardedHeaders {
     /// request, then `Host`, `X-Real-IP`, `X-Forwarded-For|Proto|Host|Port|Path|Prefix` and `Via` set as Kong
     /// does. Always HTTP/1.1 (nginx's `proxy_http_version 1.1` in Kong's template).
     ///
+    /// With `requestID`, the client's `X-Request-Id` fields are replaced by that one (the caller keeps a trusted
+    /// peer's id in it); without, they pass as they are.
+    ///
     /// - Returns: the head and whether the client asked for `100 Continue`.
     package static func upstreamRequest(
-        _ head: HTTPRequestHead, uri: String, path: Substring, hostHeader: String, preserveHost: Bool, client: Client
+        _ head: HTTPRequestHead, uri: String, path: Substring, hostHeader: String, preserveHost: Bool, client: Client,
+        requestID: String? = nil
     ) -> (HTTPRequestHead, expectContinue: Bool) {
         self.upstreamRequest(method: head.method, fieldCount: head.headers.count,
                              connectionTokens: self.connectionTokens(head.headers), uri: uri, path: path,
-                             hostHeader: hostHeader, preserveHost: preserveHost, client: client) { field in
+                             hostHeader: hostHeader, preserveHost: preserveHost, client: client,
+                             requestID: requestID) { field in
             for (name, value) in head.headers { field(name, value) }
         }
     }
@@ -88,7 +93,8 @@ package enum ForwardedHeaders {
     ///   - fields: calls its argument with each of the client's fields, in order.
     static func upstreamRequest(
         method: HTTPMethod, fieldCount: Int, connectionTokens named: [String], uri: String, path: Substring,
-        hostHeader: String, preserveHost: Bool, client: Client, fields: ((String, String) -> Void) -> Void
+        hostHeader: String, preserveHost: Bool, client: Client, requestID: String?,
+        fields: ((String, String) -> Void) -> Void
     ) -> (HTTPRequestHead, expectContinue: Bool) {
         var headers = HTTPHeaders()
         headers.reserveCapacity(fieldCount + 8)
@@ -119,6 +125,8 @@ package enum ForwardedHeaders {
             case .xForwardedPrefix: forwardedPrefix = value
             case .via: via = via.map { $0 + ", " + value } ?? value
             case .identity, .connection, .hopByHop: return
+            case .xRequestID:
+                if requestID == nil { headers.add(name: name, value: value) }
             case .other:
                 if !named.isEmpty, named.contains(where: { Self.equalIgnoringCase($0, name) }) { return }
                 headers.add(name: name, value: value)
@@ -149,6 +157,7 @@ package enum ForwardedHeaders {
         headers.add(name: "x-forwarded-path", value: trusted ? (forwardedPath ?? String(path)) : String(path))
         if trusted, let forwardedPrefix { headers.add(name: "x-forwarded-prefix", value: forwardedPrefix) }
         headers.add(name: "via", value: via.map { $0 + ", " + Self.via } ?? Self.via)
+        if let requestID { headers.add(name: "x-request-id", value: requestID) }
         return (HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers), expectContinue)
     }
 
@@ -159,8 +168,10 @@ package enum ForwardedHeaders {
     }
 
     /// The response sent to the client: the upstream's status and end-to-end headers, `Via` appended, and the
-    /// client connection's own keep-alive decision.
-    package static func downstreamResponse(_ head: HTTPResponseHead, version: HTTPVersion, keepAlive: Bool) -> HTTPResponseHead {
+    /// client connection's own keep-alive decision; with `requestID`, `X-Request-Id` is that id.
+    package static func downstreamResponse(_ head: HTTPResponseHead, version: HTTPVersion, keepAlive: Bool,
+                                           requestID: String? = nil) -> HTTPResponseHead
+    {
         let named = self.connectionTokens(head.headers)
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 2)
@@ -172,9 +183,11 @@ package enum ForwardedHeaders {
                 continue
             }
             if field.isHopByHop || (!named.isEmpty && named.contains(name.lowercased())) { continue }
+            if field == .xRequestID, requestID != nil { continue }
             headers.add(name: name, value: value)
         }
         headers.add(name: "via", value: via.map { $0 + ", " + Self.via } ?? Self.via)
+        if let requestID { headers.add(name: "x-request-id", value: requestID) }
         if !keepAlive {
             headers.add(name: "connection", value: "close")
         } else if version.minor == 0 {
@@ -200,6 +213,8 @@ package enum FieldName: Equatable {
     case xForwardedFor, xRealIP, xForwardedProto, xForwardedHost, xForwardedPort, xForwardedPath, xForwardedPrefix
     /// One of ``ForwardedHeaders/identity``.
     case identity
+    /// `X-Request-Id`: replaced by the request's id (``RequestID``) when the proxy sets one.
+    case xRequestID
     /// Hop-by-hop other than `Connection` and `Transfer-Encoding`: `Keep-Alive`, `TE`, `Trailer`, `Upgrade`,
     /// `Proxy-*`.
     case hopByHop
@@ -219,6 +234,7 @@ package enum FieldName: Equatable {
         case 6: self = named("expect") ? .expect : .other
         case 7: self = named("upgrade") || named("trailer") ? .hopByHop : .other
         case 9: self = named("x-real-ip") ? .xRealIP : .other
+        case 12: self = named("x-request-id") ? .xRequestID : .other
         case 10:
             self = named("connection") ? .connection : named("keep-alive") ? .hopByHop : .other
         case 13: self = named("x-consumer-id") ? .identity : .other

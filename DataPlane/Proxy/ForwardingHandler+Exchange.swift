@@ -26,6 +26,8 @@ extension ForwardingHandler {
         var responseStarted = false
         var continueSent = false
         var upstreamKeepAlive = false
+        /// The upstream response's status, once its head arrived.
+        var status = 0
         var lastRead = NIODeadline.now()
         var writeTimer: Scheduled<Void>?
 

@@ -63,6 +63,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var readTimerAt = NIODeadline.distantFuture
     /// `http` or `https`: the listener's scheme (X-Forwarded-Proto).
     private let scheme: String
+    /// The request in flight's metrics and access log facts (its `X-Request-Id` too).
+    private var trace = RequestTrace.none
 
     init(state: ConfigState, loop: ProxyLoopContext, logger: Logger, scheme: String = "http") {
         self.state = state
@@ -180,11 +182,25 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             let expect = head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
             self.answer(status, body, keepAlive: keepAlive, version: head.version, head: isHead, expectContinue: expect)
         }
-        guard let config = self.state.config else { return local(.serviceUnavailable, ProxyAnswers.noConfiguration) }
         let uri = head.uri
         let queryStart = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = uri[..<(queryStart ?? uri.endIndex)]
+        guard let config = self.state.config else {
+            self.trace = self.loop.trace(started: .now(), inbound: nil, method: head.method.rawValue, path: path)
+            return local(.serviceUnavailable, ProxyAnswers.noConfiguration)
+        }
         let headers = head.headers
+        let table = self.loop.table(for: config, logger: self.logger)
+        let trusted: Bool
+        if let known = self.trustedUnder, known.table === table {
+            trusted = known.trusted
+        } else {
+            trusted = table.isTrusted(self.peer)
+            self.trustedUnder = (table, trusted)
+        }
+        let inbound = trusted ? headers.first(name: "x-request-id").flatMap { RequestID.acceptable($0.utf8) ? $0 : nil }
+                              : nil
+        self.trace = self.loop.trace(started: .now(), inbound: inbound, method: head.method.rawValue, path: path)
         guard let match = config.router.match(
             method: head.method.rawValue, host: headers.first(name: "host"), path: path,
             defaultPort: self.scheme == "https" ? 443 : 80,
@@ -192,10 +208,11 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         else {
             return local(.notFound, ProxyAnswers.noRoute)
         }
-        let table = self.loop.table(for: config, logger: self.logger)
+        self.trace.route = match.route
         guard let serviceID = match.route.serviceID, let service = table.services[serviceID] else {
             return local(.serviceUnavailable, ProxyAnswers.noService)
         }
+        self.trace.serviceLabel = service.label
         // Kong leaves a disabled service's routes out of the router: to the client they do not exist.
         guard service.enabled else { return local(.notFound, ProxyAnswers.noRoute) }
         let chain = config.plugins.chain(route: match.route.id, service: service.id)
@@ -215,18 +232,11 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
         var upstreamURI = match.upstreamPath(servicePath: service.path)
         if let queryStart { upstreamURI += uri[queryStart...] }
-        let trusted: Bool
-        if let known = self.trustedUnder, known.table === table {
-            trusted = known.trusted
-        } else {
-            trusted = table.isTrusted(self.peer)
-            self.trustedUnder = (table, trusted)
-        }
         let client = ForwardedHeaders.Client(address: self.peerText, trusted: trusted,
                                              listenPort: self.listenPort, scheme: self.scheme)
         let (upstreamHead, expectContinue) = ForwardedHeaders.upstreamRequest(
             head, uri: upstreamURI, path: path, hostHeader: service.hostHeader,
-            preserveHost: match.route.preserveHost, client: client)
+            preserveHost: match.route.preserveHost, client: client, requestID: self.trace.requestID.string)
         let idempotent = head.method != .POST && head.method != .PATCH && head.method != .LOCK
         let facts = PendingAccess.Facts(service: service, keepAlive: keepAlive, version: head.version,
                                         expectContinue: expectContinue, idempotent: idempotent, isHead: isHead)
@@ -307,6 +317,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         ex.buffered.append(contentsOf: buffered)
         ex.requestEnded = requestEnded
         self.phase = .forwarding(ex)
+        self.trace.upstreamSent = .now()
         if let connection = self.loop.pool.lease(facts.service.poolKey) {
             self.attach(connection, to: ex, reused: true)
         } else {
@@ -416,11 +427,14 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             ex.replay = nil
             ex.upstreamKeepAlive = head.isKeepAlive
             let code = head.status.code
+            ex.status = Int(code)
+            self.trace.upstreamAnswered = .now()
             if ex.version.minor == 0, !ex.isHead, code != 204, code != 304, !head.headers.contains(name: "content-length") {
                 // An HTTP/1.0 client cannot take chunks: the body is sent raw and its end is the connection's close.
                 ex.keepAlive = false
             }
-            var response = ForwardedHeaders.downstreamResponse(head, version: ex.version, keepAlive: ex.keepAlive)
+            var response = ForwardedHeaders.downstreamResponse(head, version: ex.version, keepAlive: ex.keepAlive,
+                                                               requestID: self.trace.requestID.string)
             if let plugins = self.plugins {
                 plugins.headerFilter(&response)
                 self.dropInvalidHeaders(&response, plugins)
@@ -492,6 +506,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         self.phase = ex.requestEnded ? .idle : .draining
         let run = self.takePlugins()
         let keepAlive = ex.keepAlive
+        // Recorded before the end goes out: writing it may start the next pipelined request at once.
+        self.loop.record(&self.trace, status: ex.status, run: run, client: self.peerText, lane: "full",
+                         outcome: "proxied")
         context.writeAndFlush(Self.wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
             if !keepAlive { context.close(promise: nil) }
         }
@@ -511,7 +528,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if ex.responseStarted {
             self.phase = .idle
             context.close(promise: nil)
-            self.takePlugins()?.log(.aborted)
+            let run = self.takePlugins()
+            run?.log(.aborted)
+            self.loop.record(&self.trace, status: ex.status, run: run, client: self.peerText, lane: "full",
+                             outcome: "aborted")
             return
         }
         // A client still sending its body is drained, so the connection stays usable; one that waits for
@@ -528,13 +548,17 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private func abandon() {
         self.readTimer?.cancel()
         self.readTimer = nil
+        var status = 499
         if case .forwarding(let ex) = self.phase {
             ex.cancelTimers()
             ex.connection?.close()
             ex.connection = nil
+            if ex.responseStarted { status = ex.status }
         }
         self.phase = .idle
-        self.takePlugins()?.log(.aborted)
+        let run = self.takePlugins()
+        run?.log(.aborted)
+        self.loop.record(&self.trace, status: status, run: run, client: self.peerText, lane: "full", outcome: "aborted")
     }
 
     /// The request's plugin run, detached from the handler before its response ends (ending it may start the next
@@ -551,10 +575,13 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let run = self.takePlugins()
         var responseHead = ProxyAnswers.head(status, bodyLength: body.count, keepAlive: keepAlive, version: version,
                                              extra: run?.exit?.headers)
+        responseHead.headers.add(name: "x-request-id", value: self.trace.requestID.string)
         if let run {
             run.headerFilter(&responseHead)
             self.dropInvalidHeaders(&responseHead, run)
         }
+        self.loop.record(&self.trace, status: Int(responseHead.status.code), run: run, client: self.peerText,
+                         lane: "full", outcome: "local")
         context.write(Self.wrapOutboundOut(.head(responseHead)), promise: nil)
         if !head {
             context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))),

@@ -1,4 +1,5 @@
 import NIOCore
+import Prometheus
 
 /// An upstream connection an ``IdleConnections`` list can keep between requests.
 protocol PooledConnection: AnyObject {
@@ -24,14 +25,18 @@ final class IdleConnections<Connection: PooledConnection> {
     private let eventLoop: any EventLoop
     /// Most recently used last (reused first: its socket is the warmest).
     private var idle: [UpstreamPool.Key: [Connection]] = [:]
+    /// `portcullis_dp_upstream_connections_idle` of this kind of pool (summed over the loops).
+    private let gauge: Gauge?
 
-    init(eventLoop: any EventLoop) {
+    init(eventLoop: any EventLoop, gauge: Gauge? = nil) {
         self.eventLoop = eventLoop
+        self.gauge = gauge
     }
 
     /// An idle connection to `key`, now leased to the caller, or nil.
     func lease(_ key: UpstreamPool.Key) -> Connection? {
         while let connection = self.idle[key]?.popLast() {
+            self.gauge?.decrement()
             connection.idleSince = nil
             if connection.isActive { return connection }
         }
@@ -49,6 +54,7 @@ final class IdleConnections<Connection: PooledConnection> {
             return
         }
         self.idle[connection.key, default: []].append(connection)
+        self.gauge?.increment()
         let now = NIODeadline.now()
         connection.idleSince = now
         if connection.idleTimer == nil { self.watchIdle(connection, until: now + Self.idleTimeout) }
@@ -79,6 +85,7 @@ final class IdleConnections<Connection: PooledConnection> {
         connection.idleTimer = nil
         guard var list = self.idle[connection.key], let i = list.firstIndex(where: { $0 === connection }) else { return }
         list.remove(at: i)
+        self.gauge?.decrement()
         self.idle[connection.key] = list.isEmpty ? nil : list
     }
 }

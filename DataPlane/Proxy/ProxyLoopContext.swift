@@ -1,5 +1,10 @@
 import Logging
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// State one event loop's connections share without locks: the upstream pool and the configuration last seen on
 /// this loop (to log, once per snapshot, what this build cannot serve: services, plugins). Confined to its event
@@ -10,10 +15,57 @@ final class ProxyLoopContext {
     let rawPool: RawUpstreamPool
     private var config: AppliedConfig?
     private var table: ServiceTable?
+    let metrics: DataPlaneMetrics?
+    let accessLog: AccessLog?
+    /// The `X-Request-Id`s this loop makes.
+    var requestIDs = RequestIDSource()
 
-    init(eventLoop: any EventLoop) {
-        self.pool = UpstreamPool(eventLoop: eventLoop)
-        self.rawPool = RawUpstreamPool(eventLoop: eventLoop)
+    init(eventLoop: any EventLoop, metrics: DataPlaneMetrics? = nil, accessLog: AccessLog? = nil) {
+        self.pool = UpstreamPool(eventLoop: eventLoop, metrics: metrics?.fullPathPool)
+        self.rawPool = RawUpstreamPool(eventLoop: eventLoop, metrics: metrics?.fastLanePool)
+        self.metrics = metrics
+        self.accessLog = accessLog
+    }
+
+    /// A new request's trace, its `X-Request-Id` kept from `inbound` (a trusted peer's, checked by the caller)
+    /// when acceptable.
+    func trace(started: NIODeadline, inbound: String?, method: String, path: Substring) -> RequestTrace {
+        RequestTrace(started: started, requestID: self.requestIDs.make(inbound: inbound), method: method, path: path)
+    }
+
+    /// Counts a request that ended and queues its access log line, once (later calls for the same trace are
+    /// ignored). `status` 499: the client went away before a response head.
+    func record(_ trace: inout RequestTrace, status: Int, run: PluginRun?, client: String, lane: StaticString,
+                outcome: StaticString)
+    {
+        guard !trace.recorded else { return }
+        trace.recorded = true
+        guard self.metrics != nil || self.accessLog != nil else { return }
+        let total = (NIODeadline.now() - trace.started).nanoseconds
+        var upstream: Int64?
+        if let sent = trace.upstreamSent, let answered = trace.upstreamAnswered {
+            upstream = (answered - sent).nanoseconds
+        }
+        let context = run?.context
+        if let metrics = self.metrics {
+            let handles = trace.route.map {
+                metrics.routeMetrics($0, serviceLabel: trace.serviceLabel ?? Names.noneLabel)
+            } ?? metrics.unmatched
+            handles.record(status: status, total: total, upstream: upstream)
+            if let context, let auth = context.authOutcome {
+                metrics.countAuth(outcome: auth, anonymous: context.consumer?.anonymous == true,
+                                  cached: context.verdictCached)
+            }
+        }
+        if let accessLog = self.accessLog {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            accessLog.submit(AccessLogEntry(
+                time: Double(now.tv_sec) + Double(now.tv_nsec) / 1e9, requestID: trace.requestID, client: client,
+                method: trace.method, path: trace.path, status: status, route: trace.route.map { $0.name ?? $0.id },
+                service: trace.serviceLabel, consumer: context?.consumer.map { $0.username ?? $0.id },
+                auth: context?.authOutcome, totalNanos: total, upstreamNanos: upstream, lane: lane, outcome: outcome))
+        }
     }
 
     /// The table compiled with `config`. Holding `config` keeps the identity comparison sound (an ObjectIdentifier

@@ -40,12 +40,16 @@ package final class ProxyServer: Service, Sendable {
     private let workers: Int
     private let state: ConfigState
     private let logger: Logger
+    private let metrics: DataPlaneMetrics?
+    private let accessLog: AccessLog?
     private let onBound: @Sendable (SocketAddress) -> Void
 
     package init(host: String, port: Int, tls: TLSListener? = nil, limits: ClientLimits = ClientLimits(),
-                 workers: Int, state: ConfigState, logger: Logger,
-                 onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in })
+                 workers: Int, state: ConfigState, logger: Logger, metrics: DataPlaneMetrics? = nil,
+                 accessLog: AccessLog? = nil, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in })
     {
+        self.metrics = metrics
+        self.accessLog = accessLog
         self.host = host
         self.port = port
         self.tls = tls
@@ -63,9 +67,11 @@ package final class ProxyServer: Service, Sendable {
         // One context (upstream pool, per-snapshot service table) per event loop, made on that loop: connections
         // share it without locks and never hop threads.
         var contexts: [ObjectIdentifier: NIOLoopBound<ProxyLoopContext>] = [:]
+        let metrics = self.metrics
+        let accessLog = self.accessLog
         for loop in group.makeIterator() {
             contexts[ObjectIdentifier(loop)] = try await loop.submit {
-                NIOLoopBound(ProxyLoopContext(eventLoop: loop), eventLoop: loop)
+                NIOLoopBound(ProxyLoopContext(eventLoop: loop, metrics: metrics, accessLog: accessLog), eventLoop: loop)
             }.get()
         }
         let loops = contexts

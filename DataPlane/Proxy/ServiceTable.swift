@@ -4,6 +4,8 @@ import NIOCore
 /// A service as the proxy forwards to it: every field read, defaulted and converted once per snapshot.
 struct UpstreamService: Sendable {
     let id: String
+    /// The service's name, or its id without one: its `service` metric label and access log field.
+    let label: String
     let enabled: Bool
     /// `http` or `https` (anything else is answered 502 by the forwarding handler).
     let scheme: String
@@ -26,6 +28,7 @@ struct UpstreamService: Sendable {
 
     init(_ entity: [String: JSON]) {
         self.id = entity["id"]?.stringValue ?? ""
+        self.label = entity["name"]?.stringValue ?? self.id
         self.enabled = entity["enabled"]?.boolValue ?? true
         let scheme = entity["protocol"]?.stringValue ?? "http"
         self.scheme = scheme

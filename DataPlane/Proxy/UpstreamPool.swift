@@ -1,4 +1,5 @@
 import NIOCore
+import Prometheus
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
@@ -50,18 +51,34 @@ final class UpstreamPool {
     let tlsContexts = UpstreamTLSContexts()
     private let idle: IdleConnections<UpstreamConnection>
 
-    init(eventLoop: any EventLoop) {
+    private let metrics: PoolMetrics?
+
+    init(eventLoop: any EventLoop, metrics: PoolMetrics? = nil) {
         self.eventLoop = eventLoop
-        self.idle = IdleConnections(eventLoop: eventLoop)
+        self.metrics = metrics
+        self.idle = IdleConnections(eventLoop: eventLoop, gauge: metrics?.idle)
     }
 
     /// An idle connection to `key`, now leased to the caller, or nil.
     func lease(_ key: Key) -> UpstreamConnection? {
-        self.idle.lease(key)
+        let connection = self.idle.lease(key)
+        if connection != nil { self.metrics?.reused.increment() }
+        return connection
     }
 
     /// Opens a new connection to `service` with its connect timeout; `done` is called on the event loop.
     func connect(_ service: UpstreamService, _ done: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+        guard let metrics = self.metrics else { return self.open(service, done) }
+        self.open(service) { result in
+            switch result {
+            case .success: metrics.opened.increment()
+            case .failure: metrics.failed.increment()
+            }
+            done(result)
+        }
+    }
+
+    private func open(_ service: UpstreamService, _ done: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
         let key = service.poolKey
         let tlsContext: NIOSSLContext?
         do {

@@ -1,4 +1,5 @@
 package import GatewayModel
+import Synchronization
 
 /// A route prepared for matching: everything derived from its entity once, when a snapshot is compiled.
 package final class CompiledRoute: Sendable {
@@ -30,6 +31,9 @@ package final class CompiledRoute: Sendable {
     /// How many of Kong's attribute kinds the route sets (methods, hosts, headers, paths, snis).
     let kinds: Int
     package let entity: [String: JSON]
+    /// This route's request metrics, made on its first request (``DataPlaneMetrics/routeMetrics(_:serviceLabel:)``)
+    /// and kept while the route is unchanged.
+    let metrics = AtomicLazyReference<RouteMetrics>()
 
     init(_ entity: [String: JSON]) throws(RouterError) {
         self.entity = entity

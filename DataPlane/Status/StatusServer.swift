@@ -6,13 +6,24 @@ import NIOCore
 
 /// The status listener (`--status-listen`): what load balancer health checks and operators look at.
 ///
-/// - `GET /status`: version, hash and time of the configuration served, where it came from, whether the
-///   control plane is connected, the last error.
+/// - `GET /status`: version, hash (also as Kong's `configuration_hash`) and time of the configuration served,
+///   where it came from, whether the control plane is connected, the last error.
 /// - `GET /status/ready`: 200 once a configuration is applied, 503 before (so a load balancer only sends
 ///   traffic to data planes that can route it).
+/// - `GET /metrics`: the Prometheus text exposition (docs/operations.md lists the series), when metrics are on.
 package enum StatusServer {
-    package static func router(state: ConfigState, nodeID: String) -> Hummingbird.Router<BasicRequestContext> {
+    package static func router(state: ConfigState, nodeID: String, metrics: DataPlaneMetrics? = nil)
+        -> Hummingbird.Router<BasicRequestContext>
+    {
         let router = Hummingbird.Router(context: BasicRequestContext.self)
+        if let metrics {
+            router.get("/metrics") { _, _ -> Response in
+                var headers = HTTPFields()
+                headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+                return Response(status: .ok, headers: headers,
+                                body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
+            }
+        }
         router.get("/status") { _, _ -> Response in
             let config = state.config
             let link = state.linkState
@@ -22,6 +33,8 @@ package enum StatusServer {
                 "pid": .int(Int64(getpid())),
                 "config_version": opt(config?.version) { .int($0) },
                 "config_hash": opt(config?.hash, JSON.string),
+                // Kong's name for the same (its data planes' status API).
+                "configuration_hash": opt(config?.hash, JSON.string),
                 "applied_at": opt(config?.appliedAt) { .double($0) },
                 "config_source": opt(config?.source.rawValue, JSON.string),
                 "cp_connected": .bool(link.connected),

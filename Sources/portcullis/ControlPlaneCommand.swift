@@ -84,6 +84,7 @@ struct ControlPlaneCommand: AsyncParsableCommand {
         config.adminBodyLimit = self.adminBodyLimit
         config.clusterMaxFrame = self.clusterMaxFrame
         config.heartbeatInterval = .milliseconds(self.heartbeatInterval)
+        config.metricsRegistry = MetricsBootstrap.registry()
 
         // The database has one writer: a second control plane on the same file is refused (the lock is the
         // kernel's: it goes with the process, however the process ends).

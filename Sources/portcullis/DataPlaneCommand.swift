@@ -48,7 +48,7 @@ struct DataPlaneCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Environment.help("Longest gap in seconds between two reads of a request body; then 408", "client-body-timeout")))
     var clientBodyTimeout: Double = Environment.double("client-body-timeout", default: 60)
 
-    @Option(help: ArgumentHelp(Environment.help("Status listen address (GET /status, /status/ready)", "status-listen")))
+    @Option(help: ArgumentHelp(Environment.help("Status listen address (GET /status, /status/ready, /metrics)", "status-listen")))
     var statusListen: String = Environment.string("status-listen", default: "127.0.0.1:8100")
 
     @Option(help: ArgumentHelp(Environment.help("Directory of the last applied snapshot and the node id", "cache-dir")))
@@ -65,6 +65,15 @@ struct DataPlaneCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(Environment.help("Event loops serving the proxy port", "workers")))
     var workers: Int = Environment.int("workers", default: System.coreCount)
+
+    @Option(help: ArgumentHelp(Environment.help("Access log: stdout, off, or a file path (appended to)", "access-log")))
+    var accessLog: String = Environment.string("access-log", default: "stdout")
+
+    @Option(help: ArgumentHelp(Environment.help("Access log line format: json or logfmt", "access-log-format")))
+    var accessLogFormat: String = Environment.string("access-log-format", default: "json")
+
+    @Option(help: ArgumentHelp(Environment.help("Distinct route labels in the request metrics at most; later routes count as route=\"_other\"", "metrics-max-routes")))
+    var metricsMaxRoutes: Int = Environment.int("metrics-max-routes", default: 1000)
 
     @OptionGroup var logging: LoggingOptions
 
@@ -86,6 +95,10 @@ struct DataPlaneCommand: AsyncParsableCommand {
                 throw ValidationError("--proxy-tls-listen needs --tls-cert and --tls-key")
             }
         }
+        guard AccessLog.Format(rawValue: self.accessLogFormat) != nil else {
+            throw ValidationError("--access-log-format must be json or logfmt, got '\(self.accessLogFormat)'")
+        }
+        guard self.metricsMaxRoutes >= 0 else { throw ValidationError("--metrics-max-routes must be 0 or more") }
         guard self.maxHeadSize >= 1024 else { throw ValidationError("--max-head-size must be at least 1024") }
         guard self.maxHeaders >= 1 else { throw ValidationError("--max-headers must be at least 1") }
         guard self.maxUriLength >= 1 else { throw ValidationError("--max-uri-length must be at least 1") }
@@ -128,6 +141,12 @@ struct DataPlaneCommand: AsyncParsableCommand {
         config.nodeID = self.nodeId ?? Environment.value("node-id")
         config.workers = self.workers
         config.clientLimits = self.clientLimits
+        config.metricsRegistry = MetricsBootstrap.registry()
+        config.metricsMaxRoutes = self.metricsMaxRoutes
+        config.accessLog = AccessLog.destination(self.accessLog)
+        config.accessLogFormat = AccessLog.Format(rawValue: self.accessLogFormat) ?? .json
+        // A closed stdout must not kill the process: the access log's writer then counts its lines as dropped.
+        signal(SIGPIPE, SIG_IGN)
         if let tls = ListenAddress(self.proxyTlsListen) {
             config.proxyTLS = ProxyTLSListener(host: tls.host, port: tls.port, certificatePath: self.tlsCert,
                                                keyPath: self.tlsKey)
@@ -140,7 +159,10 @@ struct DataPlaneCommand: AsyncParsableCommand {
             logger.critical("cannot start the data plane", metadata: ["error": "\(error)"])
             throw ExitCode.failure
         }
-        logger.info("data plane starting", metadata: ["node.id": "\(server.nodeID)", "pid": "\(getpid())"])
+        logger.info("data plane starting", metadata: [
+            "node.id": "\(server.nodeID)", "pid": "\(getpid())",
+            "access_log": "\(self.accessLog.isEmpty ? "off" : self.accessLog)",
+        ])
         let services = server.services(
             onProxyBound: { address in logger.notice("proxy listening on \(ControlPlaneCommand.describe(address))") },
             onProxyTLSBound: { address in

@@ -1,5 +1,9 @@
 import ArgumentParser
 import Foundation
+import GatewayModel
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
 import Synchronization
 
 struct UpCommand: AsyncParsableCommand {
@@ -50,9 +54,15 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Environment.help("Directory for the data planes' caches", "state-dir")))
     var stateDir: String = Environment.string("state-dir", default: "./.portcullis")
 
+    @Option(help: ArgumentHelp(Environment.help("Data planes' access logs: file (one each, <state-dir>/dp-N/access.log), stdout, off, or a path they share", "access-log")))
+    var accessLog: String = Environment.string("access-log", default: "file")
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        guard !self.accessLog.isEmpty else {
+            throw ValidationError("--access-log must be file, stdout, off or a file path shared by the data planes")
+        }
         guard (1...64).contains(self.dataPlanes) else { throw ValidationError("--data-planes must be between 1 and 64") }
         for (flag, value) in [("--admin-listen", self.adminListen), ("--proxy-listen", self.proxyListen),
                               ("--status-listen", self.statusListen)] where ListenAddress(value) == nil
@@ -109,9 +119,11 @@ struct UpCommand: AsyncParsableCommand {
             if self.proxyPortPerDataPlane {
                 proxyAddress = proxy.port == 0 ? "\(proxy.host):0" : "\(proxy.host):\(proxy.port + i - 1)"
             }
+            let accessLog = self.accessLog == "file" ? "\(self.stateDir)/dp-\(i)/access.log" : self.accessLog
             let dp = supervisor.spawn(name: "dp-\(i)", arguments: [
                 "data-plane", "--cluster-socket", self.clusterSocket, "--proxy-listen", proxyAddress,
                 "--status-listen", statusAddress, "--cache-dir", "\(self.stateDir)/dp-\(i)", "--log-level", childLevel,
+                "--access-log", accessLog,
             ] + tlsArguments, marker: "proxy listening on ", secondMarker: "status listening on ")
             guard let bound = try await supervisor.waitForAddress(dp, timeout: .seconds(60)) else {
                 supervisor.shutdown()
@@ -131,13 +143,55 @@ struct UpCommand: AsyncParsableCommand {
               admin API      http://\(admin)
               proxy          \(proxyLine)\(tlsLine)
               status         \(statusAddresses.map { "http://\($0)/status" }.joined(separator: "  "))
+              metrics        \(statusAddresses.map { "http://\($0)/metrics" }.joined(separator: "  "))  http://\(admin)/metrics
+              access logs    \(self.accessLog == "file" ? "\(self.stateDir)/dp-N/access.log" : self.accessLog)
               cluster socket \(self.clusterSocket)
               database       \(self.db)
             Ctrl-C (SIGINT) or SIGTERM stops everything gracefully.
 
             """
         FileHandle.standardError.write(Data(summary.utf8))
+        let watcher = Task { await Self.watchConvergence(admin: admin, dataPlanes: self.dataPlanes) }
         await supervisor.superviseUntilSignalled()
+        watcher.cancel()
+    }
+
+    /// One line on standard error whenever the cluster's state changes (a new configuration version, a data plane
+    /// catching up, failing or going away): what `GET /clustering/status` says, never more often than it changes.
+    static func watchConvergence(admin: String, dataPlanes: Int) async {
+        var request = HTTPClientRequest(url: "http://\(admin)/clustering/status")
+        // The control plane inherits the environment: a token set there is required of this client too.
+        if let token = Environment.value("admin-token") { request.headers.add(name: "Kong-Admin-Token", value: token) }
+        var last = ""
+        while !Task.isCancelled {
+            if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(5)), response.status == .ok,
+               let body = try? await response.body.collect(upTo: 1 << 20),
+               let json = try? JSONParser.parse(Array(body.readableBytesView))
+            {
+                let line = Self.convergenceLine(json, expected: dataPlanes)
+                if line != last {
+                    FileHandle.standardError.write(Data("[up] \(line)\n".utf8))
+                    last = line
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// `config v3: 2/2 data planes converged`, or what is still missing.
+    static func convergenceLine(_ status: JSON, expected: Int) -> String {
+        let planes = status["data_planes"]
+        func n(_ key: String) -> Int64 { planes?[key]?.intValue ?? 0 }
+        let version = status["newest"]?["version"]?.intValue.map { "config v\($0)" } ?? "no configuration yet"
+        if status["converged"]?.boolValue == true, n("connected") >= Int64(expected) {
+            return "\(version): \(n("normal"))/\(expected) data planes converged"
+        }
+        var missing: [String] = []
+        for key in ["syncing", "failed", "stale", "offline"] where n(key) > 0 { missing.append("\(n(key)) \(key)") }
+        let notConnected = Int64(expected) - n("connected")
+        if notConnected > 0 { missing.append("\(notConnected) not connected") }
+        return "\(version): \(n("normal"))/\(expected) data planes in sync"
+            + (missing.isEmpty ? "" : " (\(missing.joined(separator: ", ")))")
     }
 }
 

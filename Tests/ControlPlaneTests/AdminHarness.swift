@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import Prometheus
 import Testing
 import TestSupport
 
@@ -16,6 +17,8 @@ struct AdminHarness {
     var retention = 500
     var bodyLimit = 64 * 1024 * 1024
     var heartbeat: Duration = .seconds(1)
+    /// The registry the control plane's metrics go to (a private one when nil).
+    var registry: PrometheusCollectorRegistry?
 
     /// The parts of a running control plane a test may reach into.
     struct Handles: Sendable {
@@ -36,6 +39,7 @@ struct AdminHarness {
         config.snapshotRetention = self.retention
         config.adminBodyLimit = self.bodyLimit
         config.heartbeatInterval = self.heartbeat
+        config.metricsRegistry = self.registry
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let server = try ControlPlaneServer(configuration: config, logger: logger)

@@ -231,11 +231,11 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
         case .undecodable(let error):
             return self.refuse(context, Self.failedVerification, outcome: error.metricLabel, detail: error.detail)
         case .verdict(.rejected(let failure), let cached):
-            self.count(cached: cached)
+            self.count(cached: cached, context)
             return self.refuse(context, Self.failedVerification, outcome: failure.metricLabel,
                                detail: failure.description)
         case .verdict(.trusted(let certificate), let cached):
-            self.count(cached: cached)
+            self.count(cached: cached, context)
             guard let checker = self.revocationChecker else { return self.trusted(certificate, context) }
             let targets = certificate.revocationTargets
             if let status = checker.cachedStatus(of: targets, now: now) {
@@ -265,7 +265,8 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
         return self.trusted(certificate, context)
     }
 
-    private func count(cached: Bool) {
+    private func count(cached: Bool, _ context: PluginContext) {
+        context.verdictCached = cached
         if cached {
             self.cacheHits.add(1, ordering: .relaxed)
         } else {
@@ -368,6 +369,7 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     }
 
     private func log(_ context: PluginContext, outcome: String, detail: String?, revocation: RevocationStatus?) {
+        context.authOutcome = outcome
         var detail = detail
         if detail == nil, case .unknown? = revocation { detail = revocation?.summary }  // accepted, but say why
         context.logger.debug("header-cert-auth", metadata: [

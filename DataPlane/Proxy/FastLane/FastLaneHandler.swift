@@ -91,6 +91,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     /// The request being read has its head and waits for the rest of its body (`client_body_timeout` applies: the
     /// longest gap between two reads).
     private var awaitingBody = false
+    /// The request in flight's metrics and access log facts (its `X-Request-Id` too).
+    private var trace = RequestTrace.none
 
     init(state: ConfigState, loop: ProxyLoopContext, limits: ClientLimits, logger: Logger, scheme: String) {
         self.state = state
@@ -149,8 +151,12 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
             ex.connection?.close()
             ex.connection = nil
             ex.plugins?.log(.aborted)
+            self.loop.record(&self.trace, status: ex.responseStarted ? ex.status : 499, run: ex.plugins,
+                             client: self.peerText, lane: "fast", outcome: "aborted")
         case .access(let run):
             run.log(.aborted)
+            self.loop.record(&self.trace, status: 499, run: run, client: self.peerText, lane: "fast",
+                             outcome: "aborted")
         case .idle, .closing:
             break
         }
@@ -286,11 +292,24 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         func local(_ status: HTTPResponseStatus, _ body: [UInt8]) -> Plan {
             .answer(status, body, keepAlive: head.keepAlive, isHead: isHead, consumed: consumed)
         }
-        guard let config = self.state.config else { return local(.serviceUnavailable, ProxyAnswers.noConfiguration) }
         let method = String(decoding: methodBytes, as: UTF8.self)
         let uri = String(decoding: UnsafeRawBufferPointer(rebasing: raw[head.target]), as: UTF8.self)
         let queryStart = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = uri[..<(queryStart ?? uri.endIndex)]
+        guard let config = self.state.config else {
+            self.trace = self.loop.trace(started: self.headStarted, inbound: nil, method: method, path: path)
+            return local(.serviceUnavailable, ProxyAnswers.noConfiguration)
+        }
+        let table = self.loop.table(for: config, logger: self.logger)
+        let trusted: Bool
+        if let known = self.trustedUnder, known.table === table {
+            trusted = known.trusted
+        } else {
+            trusted = table.isTrusted(self.peer)
+            self.trustedUnder = (table, trusted)
+        }
+        self.trace = self.loop.trace(started: self.headStarted, inbound: trusted ? self.inboundRequestID(raw) : nil,
+                                     method: method, path: path)
         let host = String(decoding: UnsafeRawBufferPointer(rebasing: raw[head.host]), as: UTF8.self)
         guard let match = config.router.match(
             method: method, host: host, path: path, defaultPort: self.scheme == "https" ? 443 : 80,
@@ -298,10 +317,11 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         else {
             return local(.notFound, ProxyAnswers.noRoute)
         }
-        let table = self.loop.table(for: config, logger: self.logger)
+        self.trace.route = match.route
         guard let serviceID = match.route.serviceID, let service = table.services[serviceID] else {
             return local(.serviceUnavailable, ProxyAnswers.noService)
         }
+        self.trace.serviceLabel = service.label
         guard service.enabled else { return local(.notFound, ProxyAnswers.noRoute) }
         // Plugins, TLS upstreams and protocols this build refuses are the full path's.
         let chain = config.plugins.chain(route: match.route.id, service: service.id)
@@ -310,13 +330,6 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
 
         var upstreamURI = match.upstreamPath(servicePath: service.path)
         if let queryStart { upstreamURI += uri[queryStart...] }
-        let trusted: Bool
-        if let known = self.trustedUnder, known.table === table {
-            trusted = known.trusted
-        } else {
-            trusted = table.isTrusted(self.peer)
-            self.trustedUnder = (table, trusted)
-        }
         let idempotent = !(methodBytes.elementsEqual("POST".utf8) || methodBytes.elementsEqual("PATCH".utf8)
             || methodBytes.elementsEqual("LOCK".utf8))
         if !chain.isEmpty {
@@ -328,7 +341,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
             let clientMethod = HTTPMethod(rawValue: method)
             let (upstreamHead, _) = ForwardedHeaders.upstreamRequest(
                 method: clientMethod, fieldCount: self.fields.count, connectionTokens: [], uri: upstreamURI,
-                path: path, hostHeader: service.hostHeader, preserveHost: match.route.preserveHost, client: client
+                path: path, hostHeader: service.hostHeader, preserveHost: match.route.preserveHost, client: client,
+                requestID: self.trace.requestID.string
             ) { field in
                 for scanned in self.fields {
                     field(String(decoding: UnsafeRawBufferPointer(rebasing: raw[scanned.name]), as: UTF8.self),
@@ -358,6 +372,15 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         let ex = Exchange(service: service, request: request, keepAlive: head.keepAlive, isHead: isHead,
                           idempotent: idempotent, plugins: nil)
         return .forward(ex, consumed: consumed)
+    }
+
+    /// The first `X-Request-Id` of the request, when it may be kept (``RequestID/acceptable(_:)``).
+    private func inboundRequestID(_ raw: UnsafeRawBufferPointer) -> String? {
+        for field in self.fields where field.kind == .xRequestID {
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[field.value])
+            return RequestID.acceptable(bytes) ? String(decoding: bytes, as: UTF8.self) : nil
+        }
+        return nil
     }
 
     /// The values of the request's fields named `name` (compared case-insensitively), split at commas: what
@@ -403,7 +426,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
             case .xForwardedPort: port = field.value
             case .xForwardedPath: forwardedPath = field.value
             case .xForwardedPrefix: prefix = field.value
-            case .host, .expect, .transferEncoding, .identity, .connection, .hopByHop: continue
+            case .host, .expect, .transferEncoding, .identity, .connection, .hopByHop, .xRequestID: continue
             }
         }
         func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: raw[range]) }
@@ -451,6 +474,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
             }
         }
         out.writeString(ForwardedHeaders.via)
+        out.writeStaticString("\r\nx-request-id: ")
+        self.trace.requestID.write(into: &out)
         out.writeStaticString("\r\n\r\n")
     }
 
@@ -470,6 +495,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     /// Gives the connection to the full HTTP/1.1 path: its handlers go after this one and get the bytes read so far.
     private func handOff(_ context: ChannelHandlerContext) {
         self.mode = .handedOff
+        // The full path counts and logs the request (and makes its id).
+        self.trace.recorded = true
         self.clock?.cancel()
         do {
             let pipeline = context.pipeline.syncOperations
@@ -522,6 +549,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         /// Bytes were read from the upstream for this exchange.
         var answered = false
         var upstreamKeepAlive = false
+        /// The response's status, once its head went out.
+        var status = 0
         /// Response head bytes so far.
         var received: ByteBuffer?
         var lastRead = NIODeadline.now()
@@ -613,6 +642,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     private func start(_ ex: Exchange, context: ChannelHandlerContext) {
         self.phase = .exchange(ex)
         self.fresh = false
+        self.trace.upstreamSent = .now()
         // The connect has its own timeout; the read timeout starts once the request is written.
         self.clock?.stop()
         if let connection = self.loop.rawPool.lease(ex.service.poolKey) {
@@ -708,6 +738,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
                 if buffer.readableBytes == 0 { return }
             case (.head(let response), let head?):
                 buffer.moveReaderIndex(forwardBy: response.length)
+                ex.status = response.status
+                self.trace.upstreamAnswered = .now()
                 ex.responseStarted = true
                 ex.upstreamKeepAlive = response.keepAlive
                 ex.framing = Self.framing(response, isHead: isHead)
@@ -748,7 +780,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
                 continue
             case .contentLength where response.chunked:
                 continue
-            case .connection, .transferEncoding, .hopByHop:
+            case .connection, .transferEncoding, .hopByHop, .xRequestID:
                 continue
             default:
                 if response.namesConnectionFields, self.namedByConnection(raw, field.name) { continue }
@@ -768,6 +800,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
             }
         }
         out.writeString(ForwardedHeaders.via)
+        out.writeStaticString("\r\nx-request-id: ")
+        self.trace.requestID.write(into: &out)
         out.writeStaticString(keepAlive ? "\r\n\r\n" : "\r\nconnection: close\r\n\r\n")
         return out
     }
@@ -789,7 +823,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
                                         status: HTTPResponseStatus(statusCode: response.status,
                                                                    reasonPhrase: string(response.reason)),
                                         headers: headers)
-        var head = ForwardedHeaders.downstreamResponse(upstream, version: .http1_1, keepAlive: keepAlive)
+        var head = ForwardedHeaders.downstreamResponse(upstream, version: .http1_1, keepAlive: keepAlive,
+                                                       requestID: self.trace.requestID.string)
         run.headerFilter(&head)
         self.dropInvalidHeaders(&head, run)
         switch framing {
@@ -925,6 +960,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
                 connection.close()
             }
         }
+        // Counted before the last bytes go out: a client that has its response finds it in /metrics.
+        self.loop.record(&self.trace, status: ex.status, run: ex.plugins, client: self.peerText, lane: "fast",
+                         outcome: "proxied")
         // The connection's read-complete no longer reaches this handler: the response goes out now.
         context.flush()
         ex.plugins?.log(.proxied)
@@ -986,9 +1024,14 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     private func answer(_ status: HTTPResponseStatus, _ body: [UInt8], keepAlive: Bool, isHead: Bool,
                         plugins run: PluginRun? = nil, context: ChannelHandlerContext)
     {
+        // A request that never got a head of its own (a timeout) is counted as one.
+        if self.trace.recorded {
+            self.trace = self.loop.trace(started: self.headStarted, inbound: nil, method: "", path: "")
+        }
         // The head is built as the full path builds it (one builder), and with plugins `header_filter` runs on it.
         var head = ProxyAnswers.head(status, bodyLength: body.count, keepAlive: keepAlive, version: .http1_1,
                                      extra: run?.exit?.headers)
+        head.headers.add(name: "x-request-id", value: self.trace.requestID.string)
         if let run {
             run.headerFilter(&head)
             self.dropInvalidHeaders(&head, run)
@@ -996,6 +1039,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         var out = context.channel.allocator.buffer(capacity: 160 + body.count)
         Self.write(head, reason: status.reasonPhrase, into: &out)
         if !isHead { out.writeBytes(body) }
+        self.loop.record(&self.trace, status: Int(head.status.code), run: run, client: self.peerText, lane: "fast",
+                         outcome: "local")
         context.write(Self.wrapOutboundOut(out), promise: nil)
         if keepAlive { context.flush() }
         run?.log(run?.exitPlugin.map { .exited(plugin: $0) } ?? .answered)

@@ -1,4 +1,5 @@
 import NIOCore
+import Prometheus
 import NIOPosix
 
 /// What a leased ``RawUpstream`` reports to the fast-lane exchange using it. Called on the event loop.
@@ -112,17 +113,33 @@ final class RawUpstreamPool {
     let eventLoop: any EventLoop
     private let idle: IdleConnections<RawUpstream>
 
-    init(eventLoop: any EventLoop) {
+    private let metrics: PoolMetrics?
+
+    init(eventLoop: any EventLoop, metrics: PoolMetrics? = nil) {
         self.eventLoop = eventLoop
-        self.idle = IdleConnections(eventLoop: eventLoop)
+        self.metrics = metrics
+        self.idle = IdleConnections(eventLoop: eventLoop, gauge: metrics?.idle)
     }
 
     func lease(_ key: UpstreamPool.Key) -> RawUpstream? {
-        self.idle.lease(key)
+        let connection = self.idle.lease(key)
+        if connection != nil { self.metrics?.reused.increment() }
+        return connection
     }
 
     /// Opens a new connection to `service` within its connect timeout; `done` is called on the event loop.
     func connect(_ service: UpstreamService, _ done: @escaping (Result<RawUpstream, any Error>) -> Void) {
+        guard let metrics = self.metrics else { return self.open(service, done) }
+        self.open(service) { result in
+            switch result {
+            case .success: metrics.opened.increment()
+            case .failure: metrics.failed.increment()
+            }
+            done(result)
+        }
+    }
+
+    private func open(_ service: UpstreamService, _ done: @escaping (Result<RawUpstream, any Error>) -> Void) {
         let key = service.poolKey
         let bootstrap = ClientBootstrap(group: self.eventLoop)
             .connectTimeout(service.connectTimeout)
