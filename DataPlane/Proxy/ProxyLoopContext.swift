@@ -1,10 +1,6 @@
+import Foundation
 import Logging
 import NIOCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// State one event loop's connections share without locks: the upstream pool and the configuration last seen on
 /// this loop (to log, once per snapshot, what this build cannot serve: services, plugins). Confined to its event
@@ -58,10 +54,8 @@ final class ProxyLoopContext {
             }
         }
         if let accessLog = self.accessLog {
-            var now = timespec()
-            clock_gettime(CLOCK_REALTIME, &now)
             accessLog.submit(AccessLogEntry(
-                time: Double(now.tv_sec) + Double(now.tv_nsec) / 1e9, requestID: trace.requestID, client: client,
+                time: Date().timeIntervalSince1970, requestID: trace.requestID, client: client,
                 method: trace.method, path: trace.path, status: status, route: trace.route.map { $0.name ?? $0.id },
                 service: trace.serviceLabel, consumer: context?.consumer.map { $0.username ?? $0.id },
                 auth: context?.authOutcome, totalNanos: total, upstreamNanos: upstream, lane: lane, outcome: outcome))

@@ -27,7 +27,8 @@ extension PluginSchema {
             FieldSpec("consumer_by", .array(.element(.string, oneOf: ["username", "custom_id"])),
                       default: ["username", "custom_id"]),
             FieldSpec("skip_consumer_lookup", .boolean, required: true, default: false),
-            FieldSpec("forward_client_cert", .boolean, required: true, default: false),
+            // Not required: a snapshot from a control plane that predates the field still validates.
+            FieldSpec("forward_client_cert", .boolean, default: false),
             FieldSpec("anonymous", .string),
             FieldSpec("default_consumer", .string),
             FieldSpec("authenticated_group_by", .string, default: "CN", oneOf: ["CN", "DN"]),
