@@ -13,6 +13,8 @@ struct RequestTrace {
     /// When the request went to the upstream (connect included) and when its response head came back.
     var upstreamSent: NIODeadline?
     var upstreamAnswered: NIODeadline?
+    /// An authentication decided without a plugin run (``RawAccessPlugin``); with a run, its context has it.
+    var auth: Auth?
     /// Recorded already (or nothing to record): later endings of the same request are ignored.
     var recorded = false
 
@@ -21,6 +23,12 @@ struct RequestTrace {
         self.requestID = requestID
         self.method = method
         self.path = path
+    }
+
+    struct Auth {
+        var outcome: String
+        var consumer: PluginContext.Consumer?
+        var cached: Bool?
     }
 
     /// The placeholder a handler starts with: nothing to record.

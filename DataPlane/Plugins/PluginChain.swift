@@ -26,12 +26,22 @@ final class PluginChain: Sendable {
     let refused: [String]
 
     var isEmpty: Bool { self.slots.isEmpty }
+    /// The chain's only plugin when it can decide from the raw request (``RawAccessPlugin``): one slot, no
+    /// consumer-scoped instance, an instance with no phase but `access`.
+    let rawAccess: (any RawAccessPlugin)?
 
     static let empty = PluginChain(slots: [])
 
     init(slots: [Slot]) {
         self.slots = slots
         self.consumerScoped = slots.contains { !$0.byConsumer.isEmpty }
+        if slots.count == 1, !self.consumerScoped, let base = slots[0].base, base.phases == .access,
+            let plugin = base.plugin as? any RawAccessPlugin
+        {
+            self.rawAccess = plugin
+        } else {
+            self.rawAccess = nil
+        }
         self.refused = slots.compactMap { slot in
             guard let base = slot.base, base.plugin == nil else { return nil }
             return slot.name

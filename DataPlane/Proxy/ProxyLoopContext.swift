@@ -51,14 +51,17 @@ final class ProxyLoopContext {
             if let context, let auth = context.authOutcome {
                 metrics.countAuth(outcome: auth, anonymous: context.consumer?.anonymous == true,
                                   cached: context.verdictCached)
+            } else if let auth = trace.auth {
+                metrics.countAuth(outcome: auth.outcome, anonymous: auth.consumer?.anonymous == true, cached: auth.cached)
             }
         }
         if let accessLog = self.accessLog {
             accessLog.submit(AccessLogEntry(
                 time: Date().timeIntervalSince1970, requestID: trace.requestID, client: client,
                 method: trace.method, path: trace.path, status: status, route: trace.route.map { $0.name ?? $0.id },
-                service: trace.serviceLabel, consumer: context?.consumer.map { $0.username ?? $0.id },
-                auth: context?.authOutcome, totalNanos: total, upstreamNanos: upstream, lane: lane, outcome: outcome))
+                service: trace.serviceLabel,
+                consumer: (context?.consumer ?? trace.auth?.consumer).map { $0.username ?? $0.id },
+                auth: context?.authOutcome ?? trace.auth?.outcome, totalNanos: total, upstreamNanos: upstream, lane: lane, outcome: outcome))
         }
     }
 

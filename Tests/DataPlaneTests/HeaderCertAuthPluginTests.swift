@@ -330,6 +330,56 @@ import TestSupport
         await proxy.stop()
     }
 
+    @Test("a cached verdict is decided on the fast lane's raw fields: the upstream sees exactly what the plugin run sends, field for field, for every success outcome")
+    func rawAccessMatchesPluginRun() async throws {
+        let pki = try CertAuthPKI.load()
+        let echo = try await EchoUpstream.start()
+        var test = TestContent()
+        test.service("s1", port: echo.port)
+        let routes: [(String, [String: JSON], [CertAuthPKI.Cert])] = [
+            ("alice", [:], [pki.leaf, pki.intermediate]),  // CA-bound mapping; no custom_id
+            ("bob", ["allow_partial_chain": true], [pki.leaf]),  // unbound mapping with a custom_id
+            ("frank", ["consumer_by": [], "default_consumer": "frank"], [pki.noEKU, pki.intermediate]),
+            ("skip", ["skip_consumer_lookup": true], [pki.leaf, pki.intermediate]),
+            ("skipdn", ["skip_consumer_lookup": true, "authenticated_group_by": "DN"], [pki.leaf, pki.intermediate]),
+        ]
+        for (name, extra, _) in routes {
+            test.route(name, path: "/" + name, service: "s1")
+            test.plugin(name, "header-cert-auth", route: name,
+                        config: Self.config(extra, cas: extra["allow_partial_chain"] != nil ? ["int"] : ["root"],
+                                            header: "X-Cert-" + name))
+        }
+        let compiled = Compiled()
+        let proxy = try await ProxyHarness.start(Self.content(test, pki: pki), registry: Self.registry(compiled))
+
+        for (name, _, chain) in routes {
+            let header = "X-Cert-" + name
+            let plugin = try #require(compiled.plugin(header: header))
+            // Client fields of every kind the fast lane sorts: forged identities, forwarding fields, ordinary ones.
+            let fields = [(header, Encode.alb(chain.map(\.pem).joined())), ("X-Consumer-Username", "admin"),
+                          ("X-Client-Cert-DN", "CN=forged"), ("Accept", "*/*"), ("X-Forwarded-For", "203.0.113.9"),
+                          ("X-Trace-Me", "1")]
+            // The first request verifies (the plugin run); the second is served from the cache.
+            var seen: [[String]] = []
+            for _ in 0..<2 {
+                let response = try await Self.get(proxy.port, "/" + name, fields)
+                #expect(response.status == 200, "\(name): \(response)")
+                let json = try JSONParser.parse(response.text)
+                seen.append((json["headers"]?.arrayValue ?? []).compactMap { pair -> String? in
+                    guard let k = pair.arrayValue?.first?.stringValue, let v = pair.arrayValue?.last?.stringValue,
+                          k.lowercased() != "x-request-id" else { return nil }
+                    return k.lowercased() + ": " + v
+                })
+            }
+            #expect(plugin.stats.verifications == 1 && plugin.stats.cacheHits == 1 && plugin.stats.rawDecisions == 1,
+                    "\(name): \(plugin.stats)")
+            #expect(seen[0] == seen[1], "\(name): plugin run \(seen[0]) vs raw \(seen[1])")
+            #expect(!seen[1].contains { $0.hasPrefix(header.lowercased() + ":") }, "\(name)")
+            #expect(!seen[1].contains("x-consumer-username: admin") && !seen[1].contains("x-client-cert-dn: CN=forged"))
+        }
+        await proxy.stop()
+    }
+
     @Test("a repeated certificate is verified once: later requests are served from the verdict cache")
     func cacheHit() async throws {
         let pki = try CertAuthPKI.load()
@@ -352,6 +402,8 @@ import TestSupport
         #expect(try await Self.get(proxy.port, "/cached", bad).status == 401)
         #expect(try await Self.get(proxy.port, "/cached", bad).status == 401)
         #expect(plugin.stats.verifications == 2 && plugin.stats.cacheHits == 4, "\(plugin.stats)")
+        // The trusted hits were decided on the fast lane's raw fields; the cached rejection went through `access`.
+        #expect(plugin.stats.rawDecisions == 3, "\(plugin.stats)")
         await proxy.stop()
     }
 

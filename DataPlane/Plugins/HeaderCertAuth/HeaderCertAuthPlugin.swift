@@ -47,7 +47,7 @@ import Synchronization
 /// bounded by `http_timeout`, through `http_proxy_host` when set) and the event loop goes on serving other
 /// connections. Outcomes are logged as `revoked` and `verify_failed:revocation_unavailable` (`STRICT` with an
 /// unknown answer); `gw.cert.revocation` says `good`, `revoked`, `unknown` or `not_checked`.
-package final class HeaderCertAuthPlugin: GatewayPlugin {
+package final class HeaderCertAuthPlugin: GatewayPlugin, RawAccessPlugin {
     package static let name = "header-cert-auth"
 
     package static let factory = PluginFactory(
@@ -93,6 +93,8 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     private let cacheHits = Atomic<Int>(0)
     /// Requests that suspended for a revocation check (no fresh cached answer).
     private let revocationFetches = Atomic<Int>(0)
+    /// Requests decided on the fast lane's raw fields (``rawAccess(_:)``), a subset of the cache hits.
+    private let rawDecisions = Atomic<Int>(0)
 
     static let missingHeader = PluginResponse.message(.unauthorized, "No required TLS certificate header was sent")
     static let failedVerification = PluginResponse.message(.unauthorized, "TLS certificate failed verification")
@@ -192,9 +194,9 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     }
 
     /// Counters since this instance was compiled (tests, diagnostics).
-    package var stats: (verifications: Int, cacheHits: Int, revocationWaits: Int) {
+    package var stats: (verifications: Int, cacheHits: Int, revocationWaits: Int, rawDecisions: Int) {
         (self.verifications.load(ordering: .relaxed), self.cacheHits.load(ordering: .relaxed),
-         self.revocationFetches.load(ordering: .relaxed))
+         self.revocationFetches.load(ordering: .relaxed), self.rawDecisions.load(ordering: .relaxed))
     }
 
     package func access(_ context: PluginContext) -> AccessResult {
@@ -250,6 +252,65 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
             }
             return .suspend(resumed.nonisolated())
         }
+    }
+
+    /// The fast lane's shortcut (``RawAccessPlugin``): a request whose header has a cached trusted verdict, a fresh
+    /// revocation answer that does not refuse it and a consumer (or `skip_consumer_lookup`) is decided here, with
+    /// the same upstream fields and counters as `access`. Everything else (refusals, the anonymous fallback,
+    /// verification, revocation fetches, `rfc9440`, `forward_client_cert`) returns nil and goes through `access`.
+    func rawAccess(_ request: RawRequestView) -> RawAccessDecision? {
+        guard self.authenticator.decoder.format != .rfc9440, !self.forwardClientCert else { return nil }
+        if self.secureSource {
+            let trusted = if let own = self.trustedSources {
+                request.peer.map { peer in own.contains { $0.contains(peer) } } ?? false
+            } else {
+                request.trustedSource
+            }
+            guard trusted else { return nil }
+        }
+        // The header must be an ordinary field (the fast lane forwards those by copying their lines).
+        guard case .one(let field) = request.single(named: self.headerName), field.kind == .other else { return nil }
+        let now = Int64(Date().timeIntervalSince1970)
+        guard case .trusted(var certificate)? = self.authenticator.cachedVerdict(header: request.string(field.value),
+                                                                                 now: now)
+        else { return nil }
+        if let checker = self.revocationChecker {
+            guard let status = checker.cachedStatus(of: certificate.revocationTargets, now: now),
+                  self.revocation.refusal(for: status) == nil
+            else { return nil }
+            certificate.revocation = status
+        }
+        let identity = certificate.identity
+        var fields: [(name: String, value: String)]
+        var consumer: PluginContext.Consumer?
+        let outcome: String
+        if self.skipConsumerLookup {
+            guard self.groupByDN || identity.commonName != nil else { return nil }
+            fields = Self.certificateFields(identity)
+            outcome = "ok"
+        } else if let match = self.directory.match(names: identity.names, issuerID: certificate.issuer.id,
+                                                    consumerBy: self.consumerBy)
+        {
+            consumer = match.consumer
+            fields = Self.consumerFields(match.consumer)
+            outcome = "ok"
+        } else if let fallback = self.defaultConsumer {
+            consumer = fallback
+            fields = Self.consumerFields(fallback) + Self.certificateFields(identity)
+            outcome = "ok_default_consumer"
+        } else {
+            return nil
+        }
+        self.cacheHits.add(1, ordering: .relaxed)
+        self.rawDecisions.add(1, ordering: .relaxed)
+        var detail: String?
+        if case .unknown = certificate.revocation { detail = certificate.revocation.summary }
+        request.logger.debug("header-cert-auth", metadata: [
+            "gw.route.id": "\(request.routeID)", "gw.cert.outcome": "\(outcome)", "gw.cert.detail": "\(detail ?? "")",
+            "gw.cert.revocation": "\(certificate.revocation.label)",
+        ])
+        return RawAccessDecision(remove: self.headerName, add: fields, outcome: outcome, consumer: consumer,
+                                 cached: true)
     }
 
     /// Applies `revocation_check_mode` to a verified chain's revocation status.
@@ -364,8 +425,20 @@ package final class HeaderCertAuthPlugin: GatewayPlugin {
     }
 
     private func setCertificateHeaders(_ identity: CertificateIdentity, _ headers: inout HTTPHeaders) {
-        headers.replaceOrAdd(name: "X-Client-Cert-DN", value: identity.subjectDN)
-        headers.replaceOrAdd(name: "X-Client-Cert-SAN", value: identity.sanHeaderValue)
+        for (name, value) in Self.certificateFields(identity) { headers.replaceOrAdd(name: name, value: value) }
+    }
+
+    private static func certificateFields(_ identity: CertificateIdentity) -> [(name: String, value: String)] {
+        [("X-Client-Cert-DN", identity.subjectDN), ("X-Client-Cert-SAN", identity.sanHeaderValue)]
+    }
+
+    /// The fields ``setConsumerHeaders(_:_:)`` leaves on a request that had none of them.
+    private static func consumerFields(_ consumer: PluginContext.Consumer) -> [(name: String, value: String)] {
+        var fields: [(name: String, value: String)] = [("X-Consumer-ID", consumer.id)]
+        if let customID = consumer.customID { fields.append(("X-Consumer-Custom-ID", customID)) }
+        if let username = consumer.username { fields.append(("X-Consumer-Username", username)) }
+        if consumer.anonymous { fields.append(("X-Anonymous-Consumer", "true")) }
+        return fields
     }
 
     private func log(_ context: PluginContext, outcome: String, detail: String?, revocation: RevocationStatus?) {

@@ -332,6 +332,24 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         if let queryStart { upstreamURI += uri[queryStart...] }
         let idempotent = !(methodBytes.elementsEqual("POST".utf8) || methodBytes.elementsEqual("PATCH".utf8)
             || methodBytes.elementsEqual("LOCK".utf8))
+        if let plugin = chain.rawAccess, let decision = plugin.rawAccess(RawRequestView(
+            raw: raw, fields: self.fields, peer: self.peer, trustedSource: trusted, routeID: match.route.id,
+            logger: self.logger))
+        {
+            // The plugin decided from the fields as read: the request is written as a plain one, with its changes.
+            self.trace.auth = RequestTrace.Auth(outcome: decision.outcome, consumer: decision.consumer,
+                                                cached: decision.cached)
+            var request = allocator.buffer(capacity: head.length + head.contentLength + 512)
+            self.writeUpstreamHead(raw, head, method: methodBytes, uri: upstreamURI, path: path, service: service,
+                                   preserveHost: match.route.preserveHost, trusted: trusted, into: &request,
+                                   removing: decision.remove, adding: decision.add)
+            if head.contentLength > 0 {
+                request.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.length..<consumed]))
+            }
+            let ex = Exchange(service: service, request: request, keepAlive: head.keepAlive, isHead: isHead,
+                              idempotent: idempotent, plugins: nil)
+            return .forward(ex, consumed: consumed)
+        }
         if !chain.isEmpty {
             // Plugins see the request as the full path shows it to them: as `HTTPHeaders`, already rewritten (built
             // straight from the fields read, by the full path's rules). Connection options are the full path's: no
@@ -400,7 +418,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
     private func writeUpstreamHead(_ raw: UnsafeRawBufferPointer, _ head: ScannedRequest,
                                    method: UnsafeRawBufferPointer, uri: String, path: Substring,
                                    service: UpstreamService, preserveHost: Bool, trusted: Bool,
-                                   into out: inout ByteBuffer)
+                                   into out: inout ByteBuffer, removing: String? = nil,
+                                   adding: [(name: String, value: String)] = [])
     {
         out.writeBytes(method)
         out.writeInteger(HeadScanner.sp)
@@ -416,7 +435,14 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         var prefix: Range<Int>?
         for field in self.fields {
             switch field.kind {
-            case .contentLength, .other:
+            case .contentLength:
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.line]))
+            case .other:
+                if let removing, field.name.count == removing.utf8.count,
+                   HeadScanner.equalIgnoringCase(raw[field.name], removing.utf8)
+                {
+                    continue
+                }
                 out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.line]))
             case .xForwardedFor: forwardedFor += 1
             case .via: via += 1
@@ -476,7 +502,14 @@ final class FastLaneHandler: ChannelDuplexHandler, RawUpstreamDelegate {
         out.writeString(ForwardedHeaders.via)
         out.writeStaticString("\r\nx-request-id: ")
         self.trace.requestID.write(into: &out)
-        out.writeStaticString("\r\n\r\n")
+        out.writeStaticString("\r\n")
+        for (name, value) in adding {
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
     }
 
     /// nginx's `$host`: the Host value lowercased, without its port (an IPv6 literal keeps its brackets).
