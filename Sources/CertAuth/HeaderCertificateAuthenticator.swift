@@ -31,12 +31,12 @@ package final class HeaderCertificateAuthenticator: Sendable {
         self.cache = cache
     }
 
-    /// The cached verdict for `header` at `now`, if there is one: no decoding, no OpenSSL call, nothing inserted.
+    /// The cached verdict for `header` (the value's bytes) at `now`, if there is one: no decoding, no OpenSSL call, nothing inserted.
     /// (For callers that take a quicker path on a hit and go through ``authenticate(header:chain:now:)`` otherwise.)
-    package func cachedVerdict(header: String, now: Int64) -> Verdict? {
-        guard self.decoder.format != .rfc9440, header.utf8.count <= self.decoder.limits.maxHeaderBytes,
-              let key = VerdictCacheKey(verifier: self.verifier.identity, format: self.decoder.format, header: header,
-                                        chain: nil)
+    package func cachedVerdict(header: UnsafeRawBufferPointer, now: Int64) -> Verdict? {
+        guard self.decoder.format != .rfc9440, header.count <= self.decoder.limits.maxHeaderBytes,
+              let key = VerdictCacheKey(verifier: self.verifier.identity, format: self.decoder.format,
+                                        headerBytes: header, chain: nil)
         else { return nil }
         return self.cache.lookup(key, now: now)
     }

@@ -271,9 +271,10 @@ package final class HeaderCertAuthPlugin: GatewayPlugin, RawAccessPlugin {
         // The header must be an ordinary field (the fast lane forwards those by copying their lines).
         guard case .one(let field) = request.single(named: self.headerName), field.kind == .other else { return nil }
         let now = Int64(Date().timeIntervalSince1970)
-        guard case .trusted(var certificate)? = self.authenticator.cachedVerdict(header: request.string(field.value),
-                                                                                 now: now)
-        else { return nil }
+        let value = UnsafeRawBufferPointer(rebasing: request.raw[field.value])
+        guard case .trusted(var certificate)? = self.authenticator.cachedVerdict(header: value, now: now) else {
+            return nil
+        }
         if let checker = self.revocationChecker {
             guard let status = checker.cachedStatus(of: certificate.revocationTargets, now: now),
                   self.revocation.refusal(for: status) == nil

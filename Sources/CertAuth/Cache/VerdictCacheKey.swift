@@ -19,13 +19,24 @@ package struct VerdictCacheKey: Hashable, Sendable {
     ///   - chain: the second header of ``CertificateHeaderFormat/rfc9440``, if any.
     /// - Returns: nil only if libcrypto cannot allocate a digest context.
     package init?(verifier: [UInt8], format: CertificateHeaderFormat, header: String, chain: String? = nil) {
+        var header = header
+        guard let key = header.withUTF8({
+            VerdictCacheKey(verifier: verifier, format: format, headerBytes: UnsafeRawBufferPointer($0), chain: chain)
+        }) else { return nil }
+        self = key
+    }
+
+    /// The same, from the header's bytes (as received: no string made).
+    package init?(verifier: [UInt8], format: CertificateHeaderFormat, headerBytes header: UnsafeRawBufferPointer,
+                  chain: String? = nil)
+    {
         guard let ctx = EVP_MD_CTX_new() else { return nil }
         defer { EVP_MD_CTX_free(ctx) }
         guard EVP_DigestInit_ex2(ctx, Self.sha256 ?? EVP_sha256(), nil) == 1 else { return nil }
         var ok = verifier.withUnsafeBytes { EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) == 1 }
         var tag: (UInt8, UInt8) = (format.cacheTag, chain == nil ? 0 : 1)
         ok = ok && withUnsafeBytes(of: &tag) { EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) == 1 }
-        ok = ok && Self.update(ctx, header)
+        ok = ok && EVP_DigestUpdate(ctx, header.baseAddress, header.count) == 1
         if let chain {
             // The header cannot contain NUL (HTTP field values exclude it), so it separates the two unambiguously.
             var zero: UInt8 = 0
