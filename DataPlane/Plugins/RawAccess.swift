@@ -39,10 +39,6 @@ struct RawRequestView {
         case one(ScannedField)
         case repeated
     }
-
-    func string(_ range: Range<Int>) -> String {
-        String(decoding: UnsafeRawBufferPointer(rebasing: self.raw[range]), as: UTF8.self)
-    }
 }
 
 /// What ``RawAccessPlugin/rawAccess(_:)`` decided: the request goes upstream with these changes.

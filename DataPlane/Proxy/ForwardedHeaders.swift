@@ -128,7 +128,9 @@ package enum ForwardedHeaders {
             case .xRequestID:
                 if requestID == nil { headers.add(name: name, value: value) }
             case .other:
-                if !named.isEmpty, named.contains(where: { Self.equalIgnoringCase($0, name) }) { return }
+                if !named.isEmpty, named.contains(where: { HeadScanner.equalIgnoringCase($0.utf8, name.utf8) }) {
+                    return
+                }
                 headers.add(name: name, value: value)
             }
         }
@@ -159,12 +161,6 @@ package enum ForwardedHeaders {
         headers.add(name: "via", value: via.map { $0 + ", " + Self.via } ?? Self.via)
         if let requestID { headers.add(name: "x-request-id", value: requestID) }
         return (HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers), expectContinue)
-    }
-
-    /// ASCII case-insensitive equality of two field names (no lowercased copy made).
-    static func equalIgnoringCase(_ lowercased: String, _ name: String) -> Bool {
-        lowercased.utf8.count == name.utf8.count
-            && zip(lowercased.utf8, name.utf8).allSatisfy { a, b in a == (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) }
     }
 
     /// The response sent to the client: the upstream's status and end-to-end headers, `Via` appended, and the

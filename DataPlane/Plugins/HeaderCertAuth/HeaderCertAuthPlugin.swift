@@ -218,7 +218,7 @@ package final class HeaderCertAuthPlugin: GatewayPlugin, RawAccessPlugin {
         // Logical OR with an earlier auth plugin (Kong: `conf.anonymous and kong.client.get_credential()`).
         if case .notConfigured = self.anonymous {} else if context.credential != nil { return .proceed }
 
-        if self.secureSource, !self.isTrustedSource(context) {
+        if self.secureSource, !self.isTrustedSource(peer: context.peer, trustedSource: context.trustedSource) {
             return self.refuse(context, Self.failedVerification, outcome: "untrusted_source")
         }
         guard let header = values.first else {
@@ -260,13 +260,8 @@ package final class HeaderCertAuthPlugin: GatewayPlugin, RawAccessPlugin {
     /// verification, revocation fetches, `rfc9440`, `forward_client_cert`) returns nil and goes through `access`.
     func rawAccess(_ request: RawRequestView) -> RawAccessDecision? {
         guard self.authenticator.decoder.format != .rfc9440, !self.forwardClientCert else { return nil }
-        if self.secureSource {
-            let trusted = if let own = self.trustedSources {
-                request.peer.map { peer in own.contains { $0.contains(peer) } } ?? false
-            } else {
-                request.trustedSource
-            }
-            guard trusted else { return nil }
+        if self.secureSource, !self.isTrustedSource(peer: request.peer, trustedSource: request.trustedSource) {
+            return nil
         }
         // The header must be an ordinary field (the fast lane forwards those by copying their lines).
         guard case .one(let field) = request.single(named: self.headerName), field.kind == .other else { return nil }
@@ -281,37 +276,13 @@ package final class HeaderCertAuthPlugin: GatewayPlugin, RawAccessPlugin {
             else { return nil }
             certificate.revocation = status
         }
-        let identity = certificate.identity
-        var fields: [(name: String, value: String)]
-        var consumer: PluginContext.Consumer?
-        let outcome: String
-        if self.skipConsumerLookup {
-            guard self.groupByDN || identity.commonName != nil else { return nil }
-            fields = Self.certificateFields(identity)
-            outcome = "ok"
-        } else if let match = self.directory.match(names: identity.names, issuerID: certificate.issuer.id,
-                                                    consumerBy: self.consumerBy)
-        {
-            consumer = match.consumer
-            fields = Self.consumerFields(match.consumer)
-            outcome = "ok"
-        } else if let fallback = self.defaultConsumer {
-            consumer = fallback
-            fields = Self.consumerFields(fallback) + Self.certificateFields(identity)
-            outcome = "ok_default_consumer"
-        } else {
-            return nil
-        }
+        guard case .accepted(let decision) = self.decide(certificate) else { return nil }
         self.cacheHits.add(1, ordering: .relaxed)
         self.rawDecisions.add(1, ordering: .relaxed)
-        var detail: String?
-        if case .unknown = certificate.revocation { detail = certificate.revocation.summary }
-        request.logger.debug("header-cert-auth", metadata: [
-            "gw.route.id": "\(request.routeID)", "gw.cert.outcome": "\(outcome)", "gw.cert.detail": "\(detail ?? "")",
-            "gw.cert.revocation": "\(certificate.revocation.label)",
-        ])
-        return RawAccessDecision(remove: self.headerName, add: fields, outcome: outcome, consumer: consumer,
-                                 cached: true)
+        Self.logOutcome(request.logger, routeID: request.routeID, outcome: decision.outcome, detail: nil,
+                        revocation: certificate.revocation, mode: self.revocation)
+        return RawAccessDecision(remove: self.headerName, add: decision.fields, outcome: decision.outcome,
+                                 consumer: decision.consumer, cached: true)
     }
 
     /// Applies `revocation_check_mode` to a verified chain's revocation status.
@@ -336,35 +307,65 @@ package final class HeaderCertAuthPlugin: GatewayPlugin, RawAccessPlugin {
         }
     }
 
-    private func isTrustedSource(_ context: PluginContext) -> Bool {
-        guard let own = self.trustedSources else { return context.trustedSource }
-        guard let peer = context.peer else { return false }
+    /// - Parameter trustedSource: whether the peer is inside the gateway's trusted sources (checked once per
+    ///   connection by the proxy), used when the plugin has no `trusted_sources` of its own.
+    private func isTrustedSource(peer: IPAddress?, trustedSource: Bool) -> Bool {
+        guard let own = self.trustedSources else { return trustedSource }
+        guard let peer else { return false }
         return own.contains { $0.contains(peer) }
     }
 
     /// A verified chain: revocation policy, then `skip_consumer_lookup` or consumer matching.
     private func trusted(_ certificate: VerifiedCertificate, _ context: PluginContext) -> AccessResult {
+        switch self.decide(certificate) {
+        case .refused(let outcome):
+            return self.refuse(context, Self.failedVerification, outcome: outcome)
+        case .accepted(let decision):
+            if let consumer = decision.consumer {
+                context.authenticate(consumer: consumer, credential: decision.credentialID.map {
+                    PluginContext.Credential(id: $0)
+                })
+                // Changed in place (a copy of the fields would be made for every request otherwise).
+                Self.clearConsumerHeaders(&context.request.headers)
+            }
+            for (name, value) in decision.fields { context.request.headers.replaceOrAdd(name: name, value: value) }
+            return self.accepted(certificate, context, outcome: decision.outcome)
+        }
+    }
+
+    /// Who a verified certificate is (Kong's matching order after verification), and the upstream fields that say
+    /// so: what `access` and ``rawAccess(_:)`` both apply.
+    private enum Decision {
+        case accepted(Accepted)
+        /// No usable identity; the outcome names why.
+        case refused(String)
+
+        struct Accepted {
+            var consumer: PluginContext.Consumer?
+            var credentialID: String?
+            var fields: [(name: String, value: String)]
+            var outcome: String
+        }
+    }
+
+    private func decide(_ certificate: VerifiedCertificate) -> Decision {
         let identity = certificate.identity
         if self.skipConsumerLookup {
             // Kong hands the group (CN or DN) to the ACL plugin; without a CN there is no group: a failure.
-            guard self.groupByDN || identity.commonName != nil else {
-                return self.refuse(context, Self.failedVerification, outcome: "no_common_name")
-            }
-            self.setCertificateHeaders(identity, &context.request.headers)
-            return self.accepted(certificate, context, outcome: "ok")
+            guard self.groupByDN || identity.commonName != nil else { return .refused("no_common_name") }
+            return .accepted(.init(fields: Self.certificateFields(identity), outcome: "ok"))
         }
         if let match = self.directory.match(names: identity.names, issuerID: certificate.issuer.id,
                                              consumerBy: self.consumerBy) {
-            let credential = match.credentialID.map { PluginContext.Credential(id: $0) }
-            self.identify(context, match.consumer, credential: credential)
-            return self.accepted(certificate, context, outcome: "ok")
+            return .accepted(.init(consumer: match.consumer, credentialID: match.credentialID,
+                                   fields: Self.consumerFields(match.consumer), outcome: "ok"))
         }
         if let consumer = self.defaultConsumer {
-            self.identify(context, consumer, credential: nil)
-            self.setCertificateHeaders(identity, &context.request.headers)
-            return self.accepted(certificate, context, outcome: "ok_default_consumer")
+            return .accepted(.init(consumer: consumer,
+                                   fields: Self.consumerFields(consumer) + Self.certificateFields(identity),
+                                   outcome: "ok_default_consumer"))
         }
-        return self.refuse(context, Self.failedVerification, outcome: "consumer_not_found")
+        return .refused("consumer_not_found")
     }
 
     /// An authenticated request: the verified leaf forwarded when configured, the outcome logged.
@@ -401,39 +402,25 @@ package final class HeaderCertAuthPlugin: GatewayPlugin, RawAccessPlugin {
     {
         context.authenticate(consumer: consumer, credential: credential)
         // Changed in place (a copy of the fields would be made for every request otherwise).
-        Self.setConsumerHeaders(consumer, &context.request.headers)
-    }
-
-    private static func setConsumerHeaders(_ consumer: PluginContext.Consumer, _ headers: inout HTTPHeaders) {
-        headers.replaceOrAdd(name: "X-Consumer-ID", value: consumer.id)
-        if let customID = consumer.customID {
-            headers.replaceOrAdd(name: "X-Consumer-Custom-ID", value: customID)
-        } else {
-            headers.remove(name: "X-Consumer-Custom-ID")
-        }
-        if let username = consumer.username {
-            headers.replaceOrAdd(name: "X-Consumer-Username", value: username)
-        } else {
-            headers.remove(name: "X-Consumer-Username")
-        }
-        // The certificate credential has no identifier.
-        headers.remove(name: "X-Credential-Identifier")
-        if consumer.anonymous {
-            headers.replaceOrAdd(name: "X-Anonymous-Consumer", value: "true")
-        } else {
-            headers.remove(name: "X-Anonymous-Consumer")
+        Self.clearConsumerHeaders(&context.request.headers)
+        for (name, value) in Self.consumerFields(consumer) {
+            context.request.headers.replaceOrAdd(name: name, value: value)
         }
     }
 
-    private func setCertificateHeaders(_ identity: CertificateIdentity, _ headers: inout HTTPHeaders) {
-        for (name, value) in Self.certificateFields(identity) { headers.replaceOrAdd(name: name, value: value) }
+    /// Kong's `set_consumer` clears the consumer fields the consumer lacks (an earlier plugin may have set them);
+    /// the certificate credential has no identifier.
+    private static func clearConsumerHeaders(_ headers: inout HTTPHeaders) {
+        for name in ["X-Consumer-Custom-ID", "X-Consumer-Username", "X-Credential-Identifier", "X-Anonymous-Consumer"] {
+            headers.remove(name: name)
+        }
     }
 
     private static func certificateFields(_ identity: CertificateIdentity) -> [(name: String, value: String)] {
         [("X-Client-Cert-DN", identity.subjectDN), ("X-Client-Cert-SAN", identity.sanHeaderValue)]
     }
 
-    /// The fields ``setConsumerHeaders(_:_:)`` leaves on a request that had none of them.
+    /// The consumer's fields (Kong's `set_consumer`), after ``clearConsumerHeaders(_:)``.
     private static func consumerFields(_ consumer: PluginContext.Consumer) -> [(name: String, value: String)] {
         var fields: [(name: String, value: String)] = [("X-Consumer-ID", consumer.id)]
         if let customID = consumer.customID { fields.append(("X-Consumer-Custom-ID", customID)) }
@@ -444,12 +431,18 @@ package final class HeaderCertAuthPlugin: GatewayPlugin, RawAccessPlugin {
 
     private func log(_ context: PluginContext, outcome: String, detail: String?, revocation: RevocationStatus?) {
         context.authOutcome = outcome
+        Self.logOutcome(context.logger, routeID: context.route.id, outcome: outcome, detail: detail,
+                        revocation: revocation, mode: self.revocation)
+    }
+
+    private static func logOutcome(_ logger: Logger, routeID: String, outcome: String, detail: String?,
+                                   revocation: RevocationStatus?, mode: RevocationMode)
+    {
         var detail = detail
         if detail == nil, case .unknown? = revocation { detail = revocation?.summary }  // accepted, but say why
-        context.logger.debug("header-cert-auth", metadata: [
-            "gw.route.id": "\(context.route.id)", "gw.cert.outcome": "\(outcome)",
-            "gw.cert.detail": "\(detail ?? "")",
-            "gw.cert.revocation": "\(revocation?.label ?? (self.revocation == .skip ? "skipped" : "not_checked"))",
+        logger.debug("header-cert-auth", metadata: [
+            "gw.route.id": "\(routeID)", "gw.cert.outcome": "\(outcome)", "gw.cert.detail": "\(detail ?? "")",
+            "gw.cert.revocation": "\(revocation?.label ?? (mode == .skip ? "skipped" : "not_checked"))",
         ])
     }
 }
