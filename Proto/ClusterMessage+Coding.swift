@@ -63,7 +63,7 @@ extension ClusterMessage {
         case .ack(let a):
             return ["version": .int(a.version), "hash": .string(a.hash), "apply_ms": .double(a.applyMS)]
         case .nack(let n):
-            var o: [String: JSON] = ["version": .int(n.version), "hash": .string(n.hash), "reason": .string(n.reason)]
+            var o: JSONObject = ["version": .int(n.version), "hash": .string(n.hash), "reason": .string(n.reason)]
             if n.resync { o["resync"] = true }
             return .object(o)
         case .heartbeat(let h):
@@ -142,14 +142,14 @@ extension ClusterMessage {
 
     /// The JSON header that starts `snapshot` and `delta` bodies (u32 BE length, then the object); `body` is left at
     /// the payload.
-    private static func binaryHeader(_ body: inout ByteBuffer, _ kind: Kind) throws(FrameError) -> [String: JSON] {
+    private static func binaryHeader(_ body: inout ByteBuffer, _ kind: Kind) throws(FrameError) -> JSONObject {
         guard let headerLength = body.readInteger(as: UInt32.self), Int(headerLength) <= body.readableBytes,
             let headerBytes = body.readBytes(length: Int(headerLength))
         else { throw .bad("\(kind) frame without a complete header") }
         return try Self.object(headerBytes, kind)
     }
 
-    private static func object(_ bytes: [UInt8], _ kind: Kind) throws(FrameError) -> [String: JSON] {
+    private static func object(_ bytes: [UInt8], _ kind: Kind) throws(FrameError) -> JSONObject {
         guard case .object(let o)? = try? JSONParser.parse(bytes) else {
             throw .bad("\(kind) body is not a JSON object")
         }

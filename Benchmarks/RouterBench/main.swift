@@ -10,10 +10,10 @@ let args = CommandLine.arguments
 let routeCount = args.count > 1 ? max(1, Int(args[1]) ?? 100_000) : 100_000
 let requestCount = args.count > 2 ? max(1, min(Int(args[2]) ?? 200_000, 5_000_000)) : 200_000
 
-func route(_ i: Int) -> [String: JSON] {
+func route(_ i: Int) -> JSONObject {
     // A realistic mix: most routes are host-less prefixes, some carry a host, a few a method or a regex.
     let s = i / 100
-    var r: [String: JSON] = [
+    var r: JSONObject = [
         "id": .string(UUIDString.v5("bench-route-\(i)")), "name": .string("r\(i)"),
         "paths": [.string(i % 97 == 0 ? "~/s\(s)/r\(i % 100)/\\d+$" : "/s\(s)/r\(i % 100)")],
         "protocols": ["http", "https"], "strip_path": true, "regex_priority": 0,
@@ -65,7 +65,7 @@ print(String(format: "match latency over %d requests: p50 %.2f µs, p99 %.2f µs
              samples.count, pct(0.5) / 1000, pct(0.99) / 1000, (samples.last ?? 0) / 1000))
 
 // Deltas: replace k random routes (new paths, so index keys move) in the router above, each run from the same router.
-func changed(_ i: Int, run: Int) -> [String: JSON] {
+func changed(_ i: Int, run: Int) -> JSONObject {
     var r = route(i)
     r["paths"] = [.string("/s\(i / 100)/r\(i % 100)/v\(run)")]
     return r

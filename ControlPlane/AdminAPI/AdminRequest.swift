@@ -8,7 +8,7 @@ import NIOCore
 /// A parsed admin request body: the fields as JSON, and whether they came as text (form or multipart), in which
 /// case validation converts strings to each field's type.
 package struct AdminBody: Sendable {
-    package var fields: [String: JSON]
+    package var fields: JSONObject
     package var fromForm: Bool
 
     /// Reads and parses the body by its content type: JSON, `application/x-www-form-urlencoded` (Kong's dotted
@@ -123,7 +123,7 @@ enum FormFields {
     /// bound keeps a hostile name from costing one stack frame per segment.
     static let maxSegments = 32
 
-    static func decode(_ pairs: [(String, String)]) throws -> [String: JSON] {
+    static func decode(_ pairs: [(String, String)]) throws -> JSONObject {
         let root = Node()
         root.object = [:]
         for (k, v) in pairs {
@@ -145,7 +145,7 @@ enum FormFields {
         var json: JSON {
             if let string { return .string(string) }
             if let array { return .array(array.map(\.json)) }
-            if let object { return .object(object.mapValues(\.json)) }
+            if let object { return .object(JSONObject(object, value: \.json)) }
             return .null
         }
     }

@@ -46,7 +46,7 @@ struct ConfigController {
             return AdminResponse.json(
                 [
                     "version": .int(version), "hash": .string(hash),
-                    "counts": .object(content.counts.mapValues { .int(Int64($0)) }),
+                    "counts": .object(JSONObject(content.counts) { .int(Int64($0)) }),
                 ], status: .created)
         }
     }

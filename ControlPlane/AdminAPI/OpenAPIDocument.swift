@@ -14,10 +14,10 @@ package enum OpenAPIDocument {
     package static let bytes: [UInt8] = JSONWriter.bytes(document, pretty: true)
 
     package static var document: JSON {
-        var paths: [String: JSON] = [:]
+        var paths: JSONObject = [:]
         for schema in EntityRegistry.all { EntityPaths(schema: schema).add(to: &paths) }
         for (path, item) in OtherPaths.all { paths[path] = item }
-        var schemas: [String: JSON] = Components.schemas
+        var schemas: JSONObject = Components.schemas
         for schema in EntityRegistry.all {
             schemas[Names.entity(schema)] = Shapes.entity(schema)
             schemas[Names.input(schema)] = Shapes.input(schema)
@@ -105,7 +105,7 @@ enum Tags {
 enum Shapes {
     /// One field's schema. Responses show every field, null when unset; inputs accept null for optional fields.
     static func field(_ spec: FieldSpec, response: Bool) -> JSON {
-        var s: [String: JSON]
+        var s: JSONObject
         switch spec.type {
         case .string: s = ["type": "string"]
         case .integer: s = ["type": "integer"]
@@ -122,7 +122,7 @@ enum Shapes {
             if response {
                 s = ["type": "object", "properties": ["id": ["type": "string", "format": "uuid"]], "required": ["id"]]
             } else {
-                var props: [String: JSON] = ["id": ["type": "string"]]
+                var props: JSONObject = ["id": ["type": "string"]]
                 if let key = parent?.endpointKey { props[key] = ["type": "string"] }
                 s = ["oneOf": [["type": "object", "properties": .object(props), "additionalProperties": false],
                                ["type": "string", "description": "the parent's id or endpoint key"]]]
@@ -153,9 +153,9 @@ enum Shapes {
     }
 
     static func record(_ fields: [FieldSpec], response: Bool) -> JSON {
-        var props: [String: JSON] = [:]
+        var props: JSONObject = [:]
         for f in fields { props[f.name] = self.field(f, response: response) }
-        var s: [String: JSON] = ["type": "object", "properties": .object(props)]
+        var s: JSONObject = ["type": "object", "properties": .object(props)]
         if response {
             s["required"] = .array(fields.map { .string($0.name) })
         } else {
@@ -201,7 +201,7 @@ enum Shapes {
     /// The same input as form fields (text, converted to each field's type): scalars as they are, arrays as a
     /// repeated key; records, maps and references take dotted keys (`config.status_code=403`, `service.id=…`).
     static func form(_ schema: EntitySchema) -> JSON {
-        var props: [String: JSON] = [:]
+        var props: JSONObject = [:]
         var dotted: [String] = []
         for f in schema.fields {
             switch f.type {
@@ -211,7 +211,7 @@ enum Shapes {
             }
         }
         for shorthand in schema.shorthands { props[shorthand] = ["type": "string"] }
-        var s: [String: JSON] = ["type": "object", "properties": .object(props)]
+        var s: JSONObject = ["type": "object", "properties": .object(props)]
         if dotted.isEmpty {
             s["additionalProperties"] = false
         } else {
@@ -258,7 +258,7 @@ struct EntityPaths {
         ]
     }
 
-    func add(to paths: inout [String: JSON]) {
+    func add(to paths: inout JSONObject) {
         let s = self.schema
         let base = "/\(s.adminPath)"
         let one = "{\(s.singular)}"
@@ -392,7 +392,7 @@ enum Components {
     ]
 
     /// `responses` with the given successes, the given error statuses and 401.
-    static func withErrors(_ success: [String: JSON], _ errors: [Int]) -> JSON {
+    static func withErrors(_ success: JSONObject, _ errors: [Int]) -> JSON {
         var out = success
         for status in Set(errors + [401]) { out[String(status)] = ref("responses", "Error\(status)") }
         return .object(out)
@@ -421,7 +421,7 @@ enum Components {
     ]
 
     static var responses: JSON {
-        var out: [String: JSON] = [:]
+        var out: JSONObject = [:]
         for (status, description) in self.errorStatuses where status != 304 {
             out["Error\(status)"] = ["description": .string(description), "content": jsonContent(schemaRef("Error"))]
         }
@@ -446,7 +446,7 @@ enum Components {
         ],
     ]
 
-    static let schemas: [String: JSON] = [
+    static let schemas: JSONObject = [
         "Error": [
             "type": "object",
             "required": ["message"],
@@ -616,7 +616,7 @@ enum Components {
 // MARK: - Declarative configuration, history, cluster and status
 
 enum OtherPaths {
-    static var all: [String: JSON] {
+    static var all: JSONObject {
         let version: JSON = [
             "name": "version", "in": "path", "required": true,
             "description": "A snapshot version, or `latest`.",

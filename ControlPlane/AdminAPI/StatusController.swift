@@ -45,7 +45,7 @@ struct StatusController {
 
     private var root: AdminHandler {
         { _, _ in
-            var plugins: [String: JSON] = [:]
+            var plugins: JSONObject = [:]
             for (name, schema) in PluginSchema.available {
                 plugins[name] = ["priority": .int(Int64(schema.priority)), "version": .string(self.node.version)]
             }

@@ -27,7 +27,7 @@ package struct SnapshotInfo: Sendable, Equatable {
             "created_at": .double(self.createdAt),
             "size": .int(Int64(self.size)),
             "stored_size": .int(Int64(self.storedSize)),
-            "counts": .object(self.counts.mapValues { .int(Int64($0)) }),
+            "counts": .object(JSONObject(self.counts) { .int(Int64($0)) }),
             "author": self.author.map(JSON.string) ?? .null,
             "comment": self.comment.map(JSON.string) ?? .null,
             "changes": .int(Int64(self.changes)),
@@ -42,7 +42,7 @@ package struct SnapshotInfo: Sendable, Equatable {
         self.size = row["size"]
         self.storedSize = row["stored_size"]
         let countsText: String = row["counts"]
-        self.counts = (try JSONParser.parse(countsText).objectValue ?? [:]).compactMapValues { $0.intValue.map(Int.init) }
+        self.counts = (try JSONParser.parse(countsText).objectValue ?? [:]).compactMapDictionary { $0.intValue.map(Int.init) }
         self.author = row["author"]
         self.comment = row["comment"]
         self.changes = row["changes"]
@@ -147,7 +147,7 @@ extension ConfigStore {
     /// Stores a snapshot (whole and compressed, or as the uncompressed delta from `info.baseVersion`), forgets the row changes it consumed, and
     /// keeps the newest `retention` snapshots plus the older ones they are rebuilt from.
     func saveSnapshot(_ info: SnapshotInfo, stored: [UInt8], consumedSeq: Int64, retention: Int) async throws {
-        let countsText = JSONWriter.string(.object(info.counts.mapValues { .int(Int64($0)) }))
+        let countsText = JSONWriter.string(.object(JSONObject(info.counts) { .int(Int64($0)) }))
         try await self.pool.write { db in
             try db.execute(
                 sql: """

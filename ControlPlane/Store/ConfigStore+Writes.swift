@@ -27,7 +27,7 @@ extension ConfigStore {
 
     /// Turns `{"name": "x"}`-style or plain-string references into `{"id": …}`, failing with Kong's foreign key
     /// violation when the referenced entity does not exist.
-    private func resolveReferences(_ db: Database, _ table: EntityTable, _ input: inout [String: JSON]) throws {
+    private func resolveReferences(_ db: Database, _ table: EntityTable, _ input: inout JSONObject) throws {
         for (key, _) in table.foreignColumns {
             guard let value = input[key.field], !value.isNull else { continue }
             guard let target = EntityRegistry.schema(key.reference) else { continue }
@@ -59,11 +59,11 @@ extension ConfigStore {
     private func prepare(
         _ db: Database,
         _ table: EntityTable,
-        input: [String: JSON],
-        existing: [String: JSON]?,
+        input: JSONObject,
+        existing: JSONObject?,
         kind: WriteKind,
         coerce: Bool
-    ) throws -> [String: JSON] {
+    ) throws -> JSONObject {
         var input = input
         try self.resolveReferences(db, table, &input)
         let context = try self.validationContext(db)
@@ -76,7 +76,7 @@ extension ConfigStore {
     }
 
     /// Kong's uniqueness rules, checked before SQLite's constraints so the answer names the conflicting key.
-    private func checkUnique(_ db: Database, _ table: EntityTable, _ entity: [String: JSON]) throws {
+    private func checkUnique(_ db: Database, _ table: EntityTable, _ entity: JSONObject) throws {
         let id = entity["id"]?.stringValue ?? ""
         for (field, column) in table.uniqueColumns {
             guard let v = entity[field]?.stringValue else { continue }
@@ -90,7 +90,7 @@ extension ConfigStore {
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM \(table.name) WHERE cache_key = ? AND id != ?",
                                  arguments: [table.cacheKey(entity), id]) == true
             {
-                var key: [String: JSON] = [:]
+                var key: JSONObject = [:]
                 for f in table.schema.cacheKey { key[f] = entity[f] ?? .null }
                 throw GatewayError.uniqueViolation(key)
             }
@@ -98,7 +98,7 @@ extension ConfigStore {
     }
 
     /// Inserts or updates a prepared entity after Kong's key checks (a new entity's id must be free).
-    private func save(_ db: Database, _ table: EntityTable, _ entity: [String: JSON], isNew: Bool) throws {
+    private func save(_ db: Database, _ table: EntityTable, _ entity: JSONObject, isNew: Bool) throws {
         if isNew, let id = entity["id"]?.stringValue,
             try Bool.fetchOne(db, sql: "SELECT 1 FROM \(table.name) WHERE id = ?", arguments: [id]) == true
         {
@@ -112,7 +112,7 @@ extension ConfigStore {
         }
     }
 
-    private func scoped(_ input: [String: JSON], _ scope: Scope?) -> [String: JSON] {
+    private func scoped(_ input: JSONObject, _ scope: Scope?) -> JSONObject {
         var input = input
         if let scope { input[scope.field] = ["id": .string(scope.parentID)] }
         return input
@@ -121,11 +121,11 @@ extension ConfigStore {
     /// POST: creates an entity.
     package func create(
         _ schema: EntitySchema,
-        input: [String: JSON],
+        input: JSONObject,
         coerce: Bool = false,
         scope: Scope? = nil,
         info: ChangeInfo = ChangeInfo()
-    ) async throws -> [String: JSON] {
+    ) async throws -> JSONObject {
         let table = EntityTable.of(schema)
         let input = self.scoped(input, scope)
         return try await self.change(info) { db in
@@ -139,11 +139,11 @@ extension ConfigStore {
     package func update(
         _ schema: EntitySchema,
         key: String,
-        input: [String: JSON],
+        input: JSONObject,
         coerce: Bool = false,
         scope: Scope? = nil,
         info: ChangeInfo = ChangeInfo()
-    ) async throws -> [String: JSON]? {
+    ) async throws -> JSONObject? {
         let table = EntityTable.of(schema)
         let input = self.scoped(input, scope)
         do {
@@ -163,11 +163,11 @@ extension ConfigStore {
     package func upsert(
         _ schema: EntitySchema,
         key: String,
-        input: [String: JSON],
+        input: JSONObject,
         coerce: Bool = false,
         scope: Scope? = nil,
         info: ChangeInfo = ChangeInfo()
-    ) async throws -> (entity: [String: JSON], created: Bool) {
+    ) async throws -> (entity: JSONObject, created: Bool) {
         let table = EntityTable.of(schema)
         var input = self.scoped(input, scope)
         if UUIDString.isValid(key) {

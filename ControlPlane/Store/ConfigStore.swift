@@ -34,7 +34,7 @@ package struct PageRequest: Sendable {
 
 /// One page of entities plus the id to continue after, if there is more.
 package struct Page: Sendable {
-    package var rows: [[String: JSON]]
+    package var rows: [JSONObject]
     package var nextAfter: String?
 }
 
@@ -108,7 +108,7 @@ package final class ConfigStore: Sendable {
     // MARK: Reads
 
     /// Finds an entity by id, or by its endpoint key when `key` is not a UUID.
-    func find(_ db: Database, _ table: EntityTable, key: String, scope: Scope? = nil) throws -> [String: JSON]? {
+    func find(_ db: Database, _ table: EntityTable, key: String, scope: Scope? = nil) throws -> JSONObject? {
         var sql: String
         var args: [(any DatabaseValueConvertible)?]
         if UUIDString.isValid(key) {
@@ -128,7 +128,7 @@ package final class ConfigStore: Sendable {
         return try EntityTable.decode(body)
     }
 
-    package func get(_ schema: EntitySchema, key: String, scope: Scope? = nil) async throws -> [String: JSON]? {
+    package func get(_ schema: EntitySchema, key: String, scope: Scope? = nil) async throws -> JSONObject? {
         let table = EntityTable.of(schema)
         return try await self.pool.read { db in try self.find(db, table, key: key, scope: scope) }
     }
@@ -278,7 +278,7 @@ package final class ConfigStore: Sendable {
     /// The current configuration, parsed (for exports and declarative comparisons).
     package func currentContent() async throws -> (version: Int64, content: ConfigContent) {
         let (version, bodies) = try await self.readAll()
-        var entities: [String: [[String: JSON]]] = [:]
+        var entities: [String: [JSONObject]] = [:]
         for (type, rows) in bodies { entities[type] = try rows.map(EntityTable.decode) }
         return (version, ConfigContent(entities: entities, trustedIPs: self.trustedIPs))
     }

@@ -27,11 +27,11 @@ struct EntityTable: Sendable {
     func foreignColumn(_ field: String) -> String? { self.foreignColumns.first { $0.key.field == field }?.column }
 
     /// The cache key as stored: canonical JSON of the key fields' values, in schema order.
-    func cacheKey(_ entity: [String: JSON]) -> String {
+    func cacheKey(_ entity: JSONObject) -> String {
         JSONWriter.string(.array(self.schema.cacheKey.map { entity[$0] ?? .null }))
     }
 
-    private func columnValues(_ entity: [String: JSON], body: String? = nil) -> [(String, (any DatabaseValueConvertible)?)] {
+    private func columnValues(_ entity: JSONObject, body: String? = nil) -> [(String, (any DatabaseValueConvertible)?)] {
         var values: [(String, (any DatabaseValueConvertible)?)] = [("id", entity["id"]?.stringValue)]
         for (field, column) in self.uniqueColumns { values.append((column, entity[field]?.stringValue)) }
         for (key, column) in self.foreignColumns { values.append((column, entity[key.field]?["id"]?.stringValue)) }
@@ -42,7 +42,7 @@ struct EntityTable: Sendable {
     }
 
     /// Inserts an entity; `body` is its canonical JSON when the caller already has it.
-    func insert(_ db: Database, _ entity: [String: JSON], body: String? = nil) throws {
+    func insert(_ db: Database, _ entity: JSONObject, body: String? = nil) throws {
         let values = self.columnValues(entity, body: body)
         let columns = values.map(\.0).joined(separator: ", ")
         let marks = Array(repeating: "?", count: values.count).joined(separator: ", ")
@@ -50,14 +50,14 @@ struct EntityTable: Sendable {
         try statement.execute(arguments: StatementArguments(values.map(\.1)))
     }
 
-    func update(_ db: Database, _ entity: [String: JSON]) throws {
+    func update(_ db: Database, _ entity: JSONObject) throws {
         let values = self.columnValues(entity).filter { $0.0 != "id" }
         let sets = values.map { "\($0.0) = ?" }.joined(separator: ", ")
         try db.execute(sql: "UPDATE \(self.name) SET \(sets) WHERE id = ?",
                        arguments: StatementArguments(values.map(\.1) + [entity["id"]?.stringValue]))
     }
 
-    static func decode(_ body: String) throws -> [String: JSON] {
+    static func decode(_ body: String) throws -> JSONObject {
         guard case .object(let o) = try JSONParser.parse(body) else {
             throw GatewayError.database("stored entity is not a JSON object")
         }

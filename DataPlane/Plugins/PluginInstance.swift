@@ -47,7 +47,7 @@ final class PluginInstance: Sendable {
     let reads: Set<String>
 
     /// Compiles `entity` with `registry`'s factory for its name, against `snapshot`.
-    init(entity: [String: JSON], snapshot: PluginSnapshot, registry: PluginRegistry) {
+    init(entity: JSONObject, snapshot: PluginSnapshot, registry: PluginRegistry) {
         let name = entity["name"]?.stringValue ?? ""
         self.id = entity["id"]?.stringValue ?? ""
         self.name = name

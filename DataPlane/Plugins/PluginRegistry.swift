@@ -13,11 +13,11 @@ package struct PluginFactory: Sendable {
     package var priority: Int
     /// The entity types (besides `plugins`) the compiled plugin depends on.
     package var reads: Set<String>
-    package var make: @Sendable (_ config: [String: JSON], _ snapshot: PluginSnapshot) throws -> any GatewayPlugin
+    package var make: @Sendable (_ config: JSONObject, _ snapshot: PluginSnapshot) throws -> any GatewayPlugin
 
     /// A factory whose plugins depend on their own config only.
     package init(name: String, priority: Int,
-                 make: @escaping @Sendable (_ config: [String: JSON]) throws -> any GatewayPlugin)
+                 make: @escaping @Sendable (_ config: JSONObject) throws -> any GatewayPlugin)
     {
         self.name = name
         self.priority = priority
@@ -27,7 +27,7 @@ package struct PluginFactory: Sendable {
 
     /// A factory whose plugins also read the snapshot's entities of the types in `reads` (and `_trusted_ips`).
     package init(name: String, priority: Int, reads: Set<String>,
-                 compile: @escaping @Sendable (_ config: [String: JSON], _ snapshot: PluginSnapshot) throws
+                 compile: @escaping @Sendable (_ config: JSONObject, _ snapshot: PluginSnapshot) throws
                      -> any GatewayPlugin)
     {
         self.name = name

@@ -26,7 +26,7 @@ struct UpstreamService: Sendable {
     let retries: Int
     let poolKey: UpstreamPool.Key
 
-    init(_ entity: [String: JSON]) {
+    init(_ entity: JSONObject) {
         self.id = entity["id"]?.stringValue ?? ""
         self.label = entity["name"]?.stringValue ?? self.id
         self.enabled = entity["enabled"]?.boolValue ?? true

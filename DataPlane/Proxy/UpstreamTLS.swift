@@ -19,7 +19,7 @@ struct UpstreamTLS: Hashable, Sendable {
     /// SNI and the verified name; nil for an IP literal host.
     var serverName: String?
 
-    init?(_ entity: [String: JSON], scheme: String, host: String, isIPLiteral: Bool) {
+    init?(_ entity: JSONObject, scheme: String, host: String, isIPLiteral: Bool) {
         guard scheme == "https" else { return nil }
         self.verify = entity["tls_verify"]?.boolValue ?? false
         self.verifyDepth = entity["tls_verify_depth"]?.intValue.map { Int($0) }

@@ -30,12 +30,12 @@ package final class CompiledRoute: Sendable {
     package let httpsRedirectStatus: Int
     /// How many of Kong's attribute kinds the route sets (methods, hosts, headers, paths, snis).
     let kinds: Int
-    package let entity: [String: JSON]
+    package let entity: JSONObject
     /// This route's request metrics, made on its first request (``DataPlaneMetrics/routeMetrics(_:serviceLabel:)``)
     /// and kept while the route is unchanged.
     let metrics = AtomicLazyReference<RouteMetrics>()
 
-    init(_ entity: [String: JSON]) throws(RouterError) {
+    init(_ entity: JSONObject) throws(RouterError) {
         self.entity = entity
         self.id = entity["id"]?.stringValue ?? ""
         self.idOrder = RouteIDOrder.key(self.id)

@@ -44,7 +44,7 @@ extension Router {
     ///   - upserting: route entities (as in a snapshot) to add, or to replace the route with the same id.
     /// - Returns: the updated router.
     /// - Throws: ``RouterError`` when an entity cannot be compiled; nothing is changed then.
-    package func updated(removing: Set<String>, upserting: [[String: JSON]]) throws(RouterError) -> Router {
+    package func updated(removing: Set<String>, upserting: [JSONObject]) throws(RouterError) -> Router {
         var compiled: [CompiledRoute] = []
         compiled.reserveCapacity(upserting.count)
         for e in upserting { compiled.append(try CompiledRoute(e)) }

@@ -42,7 +42,7 @@ package enum StatusServer {
                 "cp_last_contact": opt(link.lastContact) { .double($0) },
                 "last_error": opt(link.lastError, JSON.string),
                 "last_error_at": opt(link.lastErrorAt) { .double($0) },
-                "counts": opt(config?.content.counts) { .object($0.mapValues { .int(Int64($0)) }) },
+                "counts": opt(config?.content.counts) { .object(JSONObject($0) { .int(Int64($0)) }) },
             ], status: .ok)
         }
         router.get("/status/ready") { _, _ -> Response in

@@ -23,7 +23,7 @@ package struct GatewayError: Error, Sendable, CustomStringConvertible {
     package var description: String { self.detail.map { "\(self.message): \($0)" } ?? self.message }
 
     package var json: JSON {
-        var o: [String: JSON] = ["message": .string(self.message)]
+        var o: JSONObject = ["message": .string(self.message)]
         if let code { o["code"] = .int(Int64(code)) }
         if let name { o["name"] = .string(name) }
         if let fields { o["fields"] = fields }
@@ -55,7 +55,7 @@ package struct GatewayError: Error, Sendable, CustomStringConvertible {
             fields: ["@referenced_by": .string(child)])
     }
 
-    package static func uniqueViolation(_ key: [String: JSON]) -> GatewayError {
+    package static func uniqueViolation(_ key: JSONObject) -> GatewayError {
         GatewayError(status: 409, code: 5, name: "unique constraint violation",
                      message: "UNIQUE violation detected on '\(LuaPretty.render(.object(key)))'", fields: .object(key))
     }

@@ -82,7 +82,7 @@ struct VerifyReport {
     }
 
     var json: JSON {
-        var object: [String: JSON] = [
+        var object: JSONObject = [
             "verdict": .string(self.accepted ? "accepted" : "refused"),
             "outcome": .string(self.outcome),
             "reason": self.reason.map(JSON.string) ?? .null,

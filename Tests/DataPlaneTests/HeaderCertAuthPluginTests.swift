@@ -35,14 +35,14 @@ import TestSupport
 
     /// The snapshot: services, routes and plugins from `test`, plus consumers, CA certificates and mappings.
     static func content(_ test: TestContent, pki: CertAuthPKI, trustedIPs: [String] = []) -> ConfigContent {
-        func consumer(_ name: String, username: String?, customID: String? = nil) -> [String: JSON] {
+        func consumer(_ name: String, username: String?, customID: String? = nil) -> JSONObject {
             ["id": .string(self.id("consumer", name)), "username": username.map(JSON.string) ?? .null,
              "custom_id": customID.map(JSON.string) ?? .null]
         }
-        func ca(_ name: String, _ cert: CertAuthPKI.Cert) -> [String: JSON] {
+        func ca(_ name: String, _ cert: CertAuthPKI.Cert) -> JSONObject {
             ["id": .string(self.id("ca", name)), "cert": .string(cert.pem), "cert_digest": .string(cert.sha256)]
         }
-        func mapping(_ name: String, subject: String, consumer: String, ca: String?) -> [String: JSON] {
+        func mapping(_ name: String, subject: String, consumer: String, ca: String?) -> JSONObject {
             ["id": .string(self.id("credential", name)), "subject_name": .string(subject),
              "consumer": ["id": .string(self.id("consumer", consumer))],
              "ca_certificate": ca.map { ["id": .string(self.id("ca", $0))] } ?? .null]
@@ -65,7 +65,7 @@ import TestSupport
             mapping("mallory-wrong-ca", subject: "cn-only.example", consumer: "mallory", ca: "other"),
             mapping("carol-unbound", subject: "cn-only.example", consumer: "carol", ca: nil),
         ]
-        var entities: [String: [[String: JSON]]] = [
+        var entities: [String: [JSONObject]] = [
             "services": test.services, "routes": test.routes, "plugins": test.plugins, "consumers": consumers,
             "header_cert_auth_credentials": credentials,
         ]
@@ -74,10 +74,10 @@ import TestSupport
     }
 
     /// A header-cert-auth config: the ALB header, url_encoded, trusting `cas`, loopback trusted as the source.
-    static func config(_ extra: [String: JSON] = [:], cas: [String] = ["root"], header: String = Self.header)
-        -> [String: JSON]
+    static func config(_ extra: JSONObject = [:], cas: [String] = ["root"], header: String = Self.header)
+        -> JSONObject
     {
-        var config: [String: JSON] = [
+        var config: JSONObject = [
             "ca_certificates": .array(cas.map { .string(self.id("ca", $0)) }),
             "certificate_header_name": .string(header), "certificate_header_format": "url_encoded",
             "secure_source": true, "trusted_sources": ["127.0.0.1/32"], "allow_partial_chain": false,
@@ -336,7 +336,7 @@ import TestSupport
         let echo = try await EchoUpstream.start()
         var test = TestContent()
         test.service("s1", port: echo.port)
-        let routes: [(String, [String: JSON], [CertAuthPKI.Cert])] = [
+        let routes: [(String, JSONObject, [CertAuthPKI.Cert])] = [
             ("alice", [:], [pki.leaf, pki.intermediate]),  // CA-bound mapping; no custom_id
             ("bob", ["allow_partial_chain": true], [pki.leaf]),  // unbound mapping with a custom_id
             ("frank", ["consumer_by": [], "default_consumer": "frank"], [pki.noEKU, pki.intermediate]),

@@ -10,7 +10,7 @@ struct HeaderCertAuthRevocationTests {
     static let failed = #"{"message":"TLS certificate failed verification"}"#
 
     static func content(_ test: TestContent, pki: RevocationPKI) -> ConfigContent {
-        var entities: [String: [[String: JSON]]] = [
+        var entities: [String: [JSONObject]] = [
             "services": test.services, "routes": test.routes, "plugins": test.plugins,
         ]
         entities["ca_certificates"] = [["id": .string(TestContent.id("ca", "rev-root")), "cert": .string(pki.root.pem)]]
@@ -20,7 +20,7 @@ struct HeaderCertAuthRevocationTests {
     /// One header name per route, so each compiled instance can be found by it.
     static func header(_ path: String) -> String { "X-Cert" + path.replacingOccurrences(of: "/", with: "-") }
 
-    static func config(_ mode: String, path: String, timeout: Int64 = 5000) -> [String: JSON] {
+    static func config(_ mode: String, path: String, timeout: Int64 = 5000) -> JSONObject {
         [
             "ca_certificates": [.string(TestContent.id("ca", "rev-root"))],
             "certificate_header_name": .string(Self.header(path)), "certificate_header_format": "url_encoded",

@@ -6,20 +6,20 @@ import Testing
     /// A route entity as the control plane stores it (defaults filled).
     static func route(_ name: String, paths: [String] = [], hosts: [String] = [], methods: [String] = [],
                       headers: [String: [String]] = [:], regexPriority: Int64 = 0, strip: Bool = true,
-                      protocols: [String] = ["http", "https"]) -> [String: JSON]
+                      protocols: [String] = ["http", "https"]) -> JSONObject
     {
         [
             "id": .string(UUIDString.v5("route:\(name)")), "name": .string(name),
             "paths": paths.isEmpty ? .null : .array(paths.map(JSON.string)),
             "hosts": hosts.isEmpty ? .null : .array(hosts.map(JSON.string)),
             "methods": methods.isEmpty ? .null : .array(methods.map(JSON.string)),
-            "headers": headers.isEmpty ? .null : .object(headers.mapValues { .array($0.map(JSON.string)) }),
+            "headers": headers.isEmpty ? .null : .object(JSONObject(headers) { .array($0.map(JSON.string)) }),
             "regex_priority": .int(regexPriority), "strip_path": .bool(strip), "preserve_host": false,
             "protocols": .array(protocols.map(JSON.string)), "https_redirect_status_code": 426,
         ]
     }
 
-    static func router(_ routes: [[String: JSON]]) throws -> Router {
+    static func router(_ routes: [JSONObject]) throws -> Router {
         try Router(content: ConfigContent(entities: ["routes": routes]))
     }
 
@@ -136,7 +136,7 @@ import Testing
     }
 
     @Test func manyRoutesStillMatchTheRightOne() throws {
-        var routes: [[String: JSON]] = []
+        var routes: [JSONObject] = []
         for s in 0..<200 {
             for n in 0..<50 {
                 routes.append(Self.route("r-\(s)-\(n)", paths: ["/s\(s)/r\(n)"], hosts: s % 2 == 0 ? ["h\(s).example.com"] : []))

@@ -76,7 +76,7 @@ import Testing
         }
     }
 
-    static func randomRoute(id: String, _ shape: Shape, _ g: inout SeededGenerator) -> [String: JSON] {
+    static func randomRoute(id: String, _ shape: Shape, _ g: inout SeededGenerator) -> JSONObject {
         var hosts: [String] = []
         for _ in 0..<[0, 0, 1, 1, 2].randomElement(using: &g, default: 0) {
             hosts.append(shape.hosts.randomElement(using: &g, default: "x"))
@@ -119,7 +119,7 @@ import Testing
         return "\(m.route.id) \(m.matched.map(String.init) ?? "-") \(m.normalizedPath)"
     }
 
-    static func fresh(_ routes: [String: [String: JSON]]) throws -> Router {
+    static func fresh(_ routes: [String: JSONObject]) throws -> Router {
         try Router(content: ConfigContent(entities: ["routes": Array(routes.values)]))
     }
 
@@ -136,7 +136,7 @@ import Testing
     @Test(arguments: [RouterUpdateTests.dense, RouterUpdateTests.sharded, RouterUpdateTests.growing])
     func randomBatchesMatchAFreshCompile(_ shape: Shape) throws {
         var g = SeededGenerator(state: shape.seed)
-        var model: [String: [String: JSON]] = [:]
+        var model: [String: JSONObject] = [:]
         for _ in 0..<shape.initial {
             let id = Self.randomID(&g)
             model[id] = Self.randomRoute(id: id, shape, &g)
@@ -147,7 +147,7 @@ import Testing
 
         for batch in 0..<shape.batches {
             var removing: Set<String> = []
-            var upserting: [[String: JSON]] = []
+            var upserting: [JSONObject] = []
             let ids = model.keys.sorted()
             for _ in 0..<Int.random(in: 0...shape.maxRemove, using: &g) {
                 if let id = ids.randomElement(using: &g) { removing.insert(id) }
@@ -183,7 +183,7 @@ import Testing
         RouterTests.name(r, path, method: method, host: host)
     }
 
-    static func id(_ route: [String: JSON]) -> String { route["id"]?.stringValue ?? "" }
+    static func id(_ route: JSONObject) -> String { route["id"]?.stringValue ?? "" }
 
     @Test func replacingARouteChangesItsRank() throws {
         let a = RouterTests.route("a", paths: ["/x"])
@@ -278,7 +278,7 @@ import Testing
         var g = SeededGenerator(state: 99)
         let ids = Self.mixedIDs.shuffled(using: &g)
         #expect(Set(ids).count == ids.count)
-        func route(_ id: String) -> [String: JSON] {
+        func route(_ id: String) -> JSONObject {
             var r = RouterTests.route(id, paths: ["/same"])
             r["id"] = .string(id)
             return r

@@ -14,7 +14,7 @@ struct ConfigDeltaTests {
         }
     }
 
-    static func service(_ n: Int) -> [String: JSON] {
+    static func service(_ n: Int) -> JSONObject {
         ["id": .string(UUIDString.v5("s:\(n)")), "name": .string("svc-\(n)"), "protocol": "http",
          "host": .string("upstream-\(n).internal"), "port": 8080, "path": .null, "retries": 5,
          "connect_timeout": 60000, "write_timeout": 60000, "read_timeout": 60000, "enabled": true,
@@ -22,7 +22,7 @@ struct ConfigDeltaTests {
          "created_at": 1, "updated_at": 1]
     }
 
-    static func route(_ n: Int, service: Int, version: Int = 0) -> [String: JSON] {
+    static func route(_ n: Int, service: Int, version: Int = 0) -> JSONObject {
         ["id": .string(UUIDString.v5("r:\(n)")), "name": .string("route-\(n)"),
          "paths": .array([.string("/r\(n)/v\(version)")]), "service": ["id": .string(UUIDString.v5("s:\(service)"))],
          "protocols": ["http", "https"], "methods": .null, "hosts": .null, "headers": .null, "snis": .null,

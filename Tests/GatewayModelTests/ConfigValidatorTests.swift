@@ -11,8 +11,8 @@ struct ConfigValidatorTests {
         return try DeclarativeLoader.load(doc, trustedIPs: [], now: Self.now).get()
     }
 
-    static func replacing(_ content: ConfigContent, _ type: String, _ change: (inout [String: JSON]) -> Void) -> ConfigContent {
-        var entities: [String: [[String: JSON]]] = [:]
+    static func replacing(_ content: ConfigContent, _ type: String, _ change: (inout JSONObject) -> Void) -> ConfigContent {
+        var entities: [String: [JSONObject]] = [:]
         for schema in EntityRegistry.all { entities[schema.name] = content[schema.name] }
         if var rows = entities[type], !rows.isEmpty {
             change(&rows[0])

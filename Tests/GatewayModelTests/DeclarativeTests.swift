@@ -8,7 +8,7 @@ enum Declarative {
         _ text: String,
         trustedIPs: [String] = [],
         now: Int64 = Fixture.now,
-        existing: (String, String) -> [String: JSON]? = { _, _ in nil }
+        existing: (String, String) -> JSONObject? = { _, _ in nil }
     ) throws -> Result<ConfigContent, GatewayError> {
         let doc = try DeclarativeLoader.parseText(text)
         return DeclarativeLoader.load(doc, trustedIPs: trustedIPs, now: now, existing: existing)
@@ -18,7 +18,7 @@ enum Declarative {
         _ text: String,
         trustedIPs: [String] = [],
         now: Int64 = Fixture.now,
-        existing: (String, String) -> [String: JSON]? = { _, _ in nil },
+        existing: (String, String) -> JSONObject? = { _, _ in nil },
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> ConfigContent {
         switch try self.load(text, trustedIPs: trustedIPs, now: now, existing: existing) {
@@ -121,7 +121,7 @@ struct DeclarativeLoaderTests {
               - id: 7c3f0a4e-0000-4000-8000-000000000001
                 cert: \(try Self.exampleCA().debugDescription)
             """)
-        let svc = ["id": JSON.string(Fixture.serviceID)]
+        let svc: JSONObject = ["id": JSON.string(Fixture.serviceID)]
         for name in ["by-name", "by-id", "by-id-object", "by-name-object", "by-upper-id"] {
             #expect(content["routes"].first { $0["name"]?.stringValue == name }?["service"] == .object(svc), "\(name)")
         }

@@ -135,7 +135,7 @@ struct ServiceSchemaTests {
     }
 
     @Test func caCertificatesMustExist() throws {
-        let input: [String: JSON] = ["host": "h", "protocol": "https",
+        let input: JSONObject = ["host": "h", "protocol": "https",
                                      "ca_certificates": [.string(Fixture.caID), .string(Fixture.otherCAID)]]
         let ctx = Fixture.context(existing: [("ca_certificates", Fixture.caID)])
         let e = try Fixture.invalid(.services, input, context: ctx)
@@ -177,7 +177,7 @@ struct ServiceSchemaTests {
     }
 
     @Test func idCannotChange() {
-        let stored: [String: JSON] = ["id": .string(Fixture.serviceID), "host": "h", "created_at": 1]
+        let stored: JSONObject = ["id": .string(Fixture.serviceID), "host": "h", "created_at": 1]
         let result = EntityWriter.prepare(.services, input: ["id": .string(Fixture.routeID)], existing: stored,
                                           kind: .update, coerceStrings: false, context: Fixture.context())
         guard case .failure(let e) = result else {

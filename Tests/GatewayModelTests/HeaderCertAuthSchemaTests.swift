@@ -3,7 +3,7 @@ import Testing
 
 @Suite("header-cert-auth config")
 struct HeaderCertAuthSchemaTests {
-    static let required: [String: JSON] = [
+    static let required: JSONObject = [
         "ca_certificates": [.string(Fixture.caID)],
         "certificate_header_name": "X-Amzn-Mtls-Clientcert",
         "certificate_header_format": "url_encoded",
@@ -17,18 +17,18 @@ struct HeaderCertAuthSchemaTests {
         + "config.trusted_sources to the load balancer's addresses (CIDRs), start the control plane with "
         + "--trusted-ips, or set secure_source to false"
 
-    func plugin(_ config: [String: JSON], context: ValidationContext = Self.trusted) -> Result<[String: JSON], ValidationErrors> {
+    func plugin(_ config: JSONObject, context: ValidationContext = Self.trusted) -> Result<JSONObject, ValidationErrors> {
         Fixture.create(.plugins, ["name": "header-cert-auth", "config": .object(config)], context: context)
     }
 
-    func config(_ extra: [String: JSON], context: ValidationContext = Self.trusted) throws -> [String: JSON] {
+    func config(_ extra: JSONObject, context: ValidationContext = Self.trusted) throws -> JSONObject {
         var c = Self.required
         for (k, v) in extra { c[k] = v }
         let p = try self.plugin(c, context: context).get()
         return try #require(p["config"]?.objectValue)
     }
 
-    func errors(_ extra: [String: JSON], context: ValidationContext = Self.trusted) throws -> ValidationErrors {
+    func errors(_ extra: JSONObject, context: ValidationContext = Self.trusted) throws -> ValidationErrors {
         var c = Self.required
         for (k, v) in extra { c[k] = v }
         guard case .failure(let e) = self.plugin(c, context: context) else {
@@ -40,7 +40,7 @@ struct HeaderCertAuthSchemaTests {
 
     @Test func everyDefault() throws {
         let c = try self.config([:])
-        let expected: [String: JSON] = [
+        let expected: JSONObject = [
             "ca_certificates": [.string(Fixture.caID)],
             "certificate_header_name": "X-Amzn-Mtls-Clientcert",
             "certificate_header_format": "url_encoded",

@@ -7,7 +7,7 @@ struct IncrementalDecoderTests {
     static let now: Int64 = 1_800_000_000
 
     static func content(consumers: [String], trusted: [String] = []) -> ConfigContent {
-        let rows: [[String: JSON]] = consumers.enumerated().map { i, name in
+        let rows: [JSONObject] = consumers.enumerated().map { i, name in
             ["id": .string(UUIDString.v5("c:\(name)")), "username": .string(name), "custom_id": .null,
              "tags": i % 2 == 0 ? ["quo\"ted {x}", "[y]"] : .null, "created_at": 1, "updated_at": 2]
         }

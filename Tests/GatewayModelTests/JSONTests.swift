@@ -164,8 +164,8 @@ struct JSONWriterTests {
     }
 
     @Test func equalValuesGiveEqualBytes() {
-        var a: [String: JSON] = [:]
-        var b: [String: JSON] = [:]
+        var a: JSONObject = [:]
+        var b: JSONObject = [:]
         for i in 0..<50 { a["k\(i)"] = .int(Int64(i)) }
         for i in (0..<50).reversed() { b["k\(i)"] = .int(Int64(i)) }
         #expect(JSONWriter.bytes(.object(a)) == JSONWriter.bytes(.object(b)))
@@ -261,5 +261,78 @@ struct JSONValueTests {
         #expect(!(["a": 1] as JSON).semanticallyEquals(["a": 1, "b": 2]))
         #expect(!(["a": 1] as JSON).semanticallyEquals(["b": 1]))
         #expect(!JSON.string("1").semanticallyEquals(.int(1)))
+    }
+}
+
+@Suite("JSON object")
+struct JSONObjectTests {
+    /// Keys that sort differently by bytes and by other orders: case, a prefix, multi-byte UTF-8 (é is C3 A9, so
+    /// after every ASCII key), and an empty key.
+    static let keys = ["b", "B", "a", "ab", "é", "z", "", "https_redirect_status_code", "id", "zé"]
+
+    @Test func keysAreKeptInByteOrderWhateverTheInsertionOrder() {
+        let byBytes = Self.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        var inserted = JSONObject()
+        for (i, k) in Self.keys.enumerated() { inserted[k] = .int(Int64(i)) }
+        let fromPairs = JSONObject(Self.keys.reversed().map { ($0, JSON.int(Int64(Self.keys.firstIndex(of: $0) ?? 0))) })
+        #expect(inserted.keys == byBytes)
+        #expect(fromPairs.keys == byBytes)
+        #expect(inserted == fromPairs)
+        #expect(inserted.hashValue == fromPairs.hashValue)
+        for (i, k) in Self.keys.enumerated() { #expect(inserted[k] == .int(Int64(i)), "\(k)") }
+    }
+
+    @Test func anAbsentMemberIsNilAndANullMemberIsNull() {
+        var o: JSONObject = ["present": .null, "one": 1]
+        #expect(o["present"] == .some(.null))
+        #expect(o["absent"] == nil)
+        #expect(o.count == 2)
+        o["one"] = nil
+        #expect(o["one"] == nil)
+        #expect(o.keys == ["present"])
+        #expect(o.removeValue(forKey: "absent") == nil)
+        #expect(o.removeValue(forKey: "present") == .some(.null))
+        #expect(o.isEmpty)
+    }
+
+    @Test func aRepeatedKeyKeepsItsLastValue() throws {
+        #expect(JSONObject([("k", 1), ("j", 2), ("k", 3), ("k", 4)]) == ["j": 2, "k": 4])
+        let literal: JSONObject = ["k": 1, "k": 2]
+        #expect(literal["k"] == 2)
+        #expect(try JSONParser.parse(#"{"b": 1, "a": 2, "b": 3, "a": 4, "c": 5}"#) == .object(["a": 4, "b": 3, "c": 5]))
+    }
+
+    @Test func keysDifferingOnlyInNormalisationAreTwoKeys() {
+        // "é" precomposed (U+00E9) and decomposed (e + U+0301): equal as Swift strings, different bytes.
+        let o = JSONObject([("\u{E9}", 1), ("e\u{301}", 2)])
+        #expect(o.count == 2)
+        #expect(o["\u{E9}"] == 1)
+        #expect(o["e\u{301}"] == 2)
+        #expect(JSONWriter.string(.object(o)) == "{\"e\u{301}\":2,\"\u{E9}\":1}")
+    }
+
+    @Test func dictionaryOperationsKeepTheOrder() {
+        let o: JSONObject = ["c": 3, "a": 1, "b": 2]
+        #expect(o.mapValues { .int(($0.intValue ?? 0) * 10) } == ["a": 10, "b": 20, "c": 30])
+        #expect(o.compactMapValues { $0 == 2 ? JSON?.none : $0 } == ["a": 1, "c": 3])
+        #expect(o.filter { $0.key != "a" } == ["b": 2, "c": 3])
+        #expect(o.merging(["d": 4, "a": 9]) { old, _ in old } == ["a": 1, "b": 2, "c": 3, "d": 4])
+        #expect(o.merging(["a": 9]) { _, new in new }["a"] == 9)
+        #expect(o.map(\.key) == ["a", "b", "c"])
+        #expect(o.values == [1, 2, 3])
+        #expect(JSONObject(["y": 1, "x": 2] as [String: Int]) { .int(Int64($0)) }.keys == ["x", "y"])
+    }
+
+    @Test func aLargeObjectOutOfOrderIsSortedOnceAndFound() throws {
+        // Keys in descending order: the parser sorts them once (not one insertion at a time).
+        let n = 20_000
+        let key = { (i: Int) in "k" + String(repeating: "0", count: 6 - String(i).count) + String(i) }
+        let text = "{" + (0..<n).reversed().map { "\"\(key($0))\": \($0)" }.joined(separator: ",") + "}"
+        let parsed = try #require(try JSONParser.parse(text).objectValue)
+        #expect(parsed.count == n)
+        #expect(parsed.keys == parsed.keys.sorted())
+        for i in stride(from: 0, to: n, by: 997) { #expect(parsed[key(i)] == .int(Int64(i))) }
+        #expect(parsed["k"] == nil)
+        #expect(parsed["k999999"] == nil)
     }
 }

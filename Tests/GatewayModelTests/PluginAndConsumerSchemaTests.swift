@@ -36,15 +36,15 @@ struct ConsumerSchemaTests {
 @Suite("plugins")
 struct PluginSchemaTests {
     /// A minimal valid header-cert-auth plugin body.
-    static func body(_ extra: [String: JSON] = [:], config: [String: JSON] = [:]) -> [String: JSON] {
-        var c: [String: JSON] = [
+    static func body(_ extra: JSONObject = [:], config: JSONObject = [:]) -> JSONObject {
+        var c: JSONObject = [
             "ca_certificates": [.string(Fixture.caID)],
             "certificate_header_name": "X-Client-Cert",
             "certificate_header_format": "url_encoded",
             "trusted_sources": ["10.0.0.0/8"],
         ]
         for (k, v) in config { c[k] = v }
-        var b: [String: JSON] = ["name": "header-cert-auth", "config": .object(c)]
+        var b: JSONObject = ["name": "header-cert-auth", "config": .object(c)]
         for (k, v) in extra { b[k] = v }
         return b
     }

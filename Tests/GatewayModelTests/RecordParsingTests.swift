@@ -7,8 +7,8 @@ import Testing
 struct RecordParsingTests {
     static let now: Int64 = 1_800_000_000
 
-    static func route(_ changes: [String: JSON] = [:]) -> [String: JSON] {
-        var r: [String: JSON] = [
+    static func route(_ changes: JSONObject = [:]) -> JSONObject {
+        var r: JSONObject = [
             "id": "5b6f0c51-3a2e-4d8a-9b10-6e27d44c901e", "created_at": 1, "updated_at": 2, "name": "r1",
             "protocols": ["http", "https"], "methods": .null, "hosts": .null, "paths": ["/a"], "headers": .null,
             "https_redirect_status_code": 426, "regex_priority": 0, "strip_path": true, "path_handling": "v0",
@@ -31,7 +31,7 @@ struct RecordParsingTests {
     }
 
     @Test func theVerdictIsTheDictionaryChecksOwn() throws {
-        let cases: [[String: JSON]] = [
+        let cases: [JSONObject] = [
             Self.route(["paths": ["no-slash"]]), Self.route(["https_redirect_status_code": 200]),
             Self.route(["protocols": ["http", "http"]]), Self.route(["id": "not-a-uuid"]),
             Self.route(["strip_path": .null]), Self.route(["extra": 1]), Self.route(["name": ""]),

@@ -3,7 +3,7 @@ import Testing
 
 /// `request-termination`'s admin-time schema: Kong's fields, defaults and cross-field rules.
 @Suite struct RequestTerminationSchemaTests {
-    static func body(_ config: [String: JSON]) -> [String: JSON] {
+    static func body(_ config: JSONObject) -> JSONObject {
         ["name": "request-termination", "config": .object(config)]
     }
 

@@ -13,12 +13,12 @@ struct SchemaConformanceTests {
         return error == nil && out == value
     }
 
-    static func recordKept(_ entity: [String: JSON], _ fields: [FieldSpec]) -> Bool {
+    static func recordKept(_ entity: JSONObject, _ fields: [FieldSpec]) -> Bool {
         let (out, errors) = SchemaValidator.processRecord(entity, fields: fields, coerceStrings: false)
         return errors.isEmpty && out == entity
     }
 
-    static func fields(_ schema: EntitySchema, _ entity: [String: JSON]) -> [FieldSpec] {
+    static func fields(_ schema: EntitySchema, _ entity: JSONObject) -> [FieldSpec] {
         schema.name == EntitySchema.plugins.name ? EntitySchema.pluginFields(for: entity).0 : schema.fields
     }
 
@@ -78,7 +78,7 @@ struct SchemaConformanceTests {
             for entity in content[schema.name] {
                 let fields = Self.fields(schema, entity)
                 #expect(SchemaValidator.recordConforms(entity, fields: fields), "\(schema.name) as stored")
-                var variants: [[String: JSON]] = []
+                var variants: [JSONObject] = []
                 for key in entity.keys.sorted() {
                     var removed = entity
                     removed[key] = nil

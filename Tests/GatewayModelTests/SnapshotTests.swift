@@ -41,7 +41,7 @@ struct ConfigContentTests {
     }
 
     @Test func fastPathWithAwkwardStrings() throws {
-        let consumer: [String: JSON] = [
+        let consumer: JSONObject = [
             "id": .string(Fixture.consumerID), "username": "ünï \"quoted\" \\ / \u{1} 😀", "custom_id": nil,
             "tags": ["a\nb", "é"], "created_at": 1, "updated_at": 2,
         ]

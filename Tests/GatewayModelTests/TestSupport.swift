@@ -26,19 +26,19 @@ enum Fixture {
     /// Creates an entity (POST semantics) with JSON input.
     static func create(
         _ schema: EntitySchema,
-        _ input: [String: JSON],
+        _ input: JSONObject,
         context: ValidationContext = Fixture.context()
-    ) -> Result<[String: JSON], ValidationErrors> {
+    ) -> Result<JSONObject, ValidationErrors> {
         EntityWriter.prepare(schema, input: input, existing: nil, kind: .create, coerceStrings: false, context: context)
     }
 
     /// The entity of a write that must succeed.
     static func valid(
         _ schema: EntitySchema,
-        _ input: [String: JSON],
+        _ input: JSONObject,
         context: ValidationContext = Fixture.context(),
         sourceLocation: SourceLocation = #_sourceLocation
-    ) throws -> [String: JSON] {
+    ) throws -> JSONObject {
         switch self.create(schema, input, context: context) {
         case .success(let e): return e
         case .failure(let errors):
@@ -50,7 +50,7 @@ enum Fixture {
     /// The errors of a write that must fail.
     static func invalid(
         _ schema: EntitySchema,
-        _ input: [String: JSON],
+        _ input: JSONObject,
         context: ValidationContext = Fixture.context(),
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> ValidationErrors {

@@ -101,8 +101,8 @@ struct ProxyTLSTests {
     func httpsUpstream() async throws {
         let (f, _, ca, other) = try await Self.httpsFixture()
         let port = f.upstream.port
-        let base: [String: JSON] = ["protocol": "https", "host": "localhost", "port": .int(Int64(port))]
-        func service(_ name: String, _ extra: [String: JSON]) async throws {
+        let base: JSONObject = ["protocol": "https", "host": "localhost", "port": .int(Int64(port))]
+        func service(_ name: String, _ extra: JSONObject) async throws {
             try await f.addService(name, base.merging(extra) { $1 }, route: ["paths": [.string("/\(name)")]])
         }
         try await service("noverify", [:])

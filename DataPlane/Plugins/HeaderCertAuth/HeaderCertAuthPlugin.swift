@@ -103,7 +103,7 @@ package final class HeaderCertAuthPlugin: GatewayPlugin, RawAccessPlugin {
     ///
     /// - Throws: ``PluginConfigError`` when a referenced CA certificate does not exist or cannot be used (the
     ///   instance then refuses its requests with 500, as Kong does), or a field has an unusable value.
-    package init(config: [String: JSON], snapshot: PluginSnapshot) throws {
+    package init(config: JSONObject, snapshot: PluginSnapshot) throws {
         let content = snapshot.content
         guard let headerName = config["certificate_header_name"]?.stringValue, !headerName.isEmpty else {
             throw PluginConfigError("certificate_header_name is required")

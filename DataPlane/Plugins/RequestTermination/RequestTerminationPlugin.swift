@@ -25,7 +25,7 @@ final class RequestTerminationPlugin: GatewayPlugin {
     /// Lowercased header (or query argument) name that must be present for the plugin to act.
     private let trigger: String?
 
-    init(config: [String: JSON]) throws {
+    init(config: JSONObject) throws {
         let code = config["status_code"]?.intValue ?? 503
         guard (100...599).contains(code) else {
             throw PluginConfigError("status_code must be between 100 and 599, got \(code)")
@@ -82,7 +82,7 @@ final class RequestTerminationPlugin: GatewayPlugin {
 
     /// The echo body: the request as the plugin saw it, and the matched route and service.
     private func describe(_ context: PluginContext) -> JSON {
-        var headers: [String: JSON] = [:]
+        var headers: JSONObject = [:]
         for (name, value) in context.request.headers {
             let key = name.lowercased()
             switch headers[key] {
@@ -91,7 +91,7 @@ final class RequestTerminationPlugin: GatewayPlugin {
             case let single?: headers[key] = .array([single, .string(value)])
             }
         }
-        var query: [String: JSON] = [:]
+        var query: JSONObject = [:]
         for pair in (context.query?.dropFirst() ?? "").split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             query[Self.decode(parts[0])] = parts.count > 1 ? .string(Self.decode(parts[1])) : .bool(true)

@@ -2,7 +2,7 @@
 /// null fields without a default left out. Loading the result gives back the same content.
 package enum DeclarativeExporter {
     package static func document(_ content: ConfigContent) -> JSON {
-        var doc: [String: JSON] = ["_format_version": .string(ConfigContent.formatVersion)]
+        var doc: JSONObject = ["_format_version": .string(ConfigContent.formatVersion)]
         if !content.trustedIPs.isEmpty { doc["_trusted_ips"] = .array(content.trustedIPs.map(JSON.string)) }
         for schema in EntityRegistry.all {
             let rows = content[schema.name]
@@ -12,7 +12,7 @@ package enum DeclarativeExporter {
         return .object(doc)
     }
 
-    static func entity(_ schema: EntitySchema, _ entity: [String: JSON]) -> [String: JSON] {
+    static func entity(_ schema: EntitySchema, _ entity: JSONObject) -> JSONObject {
         var fields = schema.fields
         if schema.name == EntitySchema.plugins.name { fields = EntitySchema.pluginFields(for: entity).0 }
         var out = self.strip(entity, fields: fields)
@@ -22,8 +22,8 @@ package enum DeclarativeExporter {
         return out
     }
 
-    private static func strip(_ object: [String: JSON], fields: [FieldSpec]) -> [String: JSON] {
-        var out: [String: JSON] = [:]
+    private static func strip(_ object: JSONObject, fields: [FieldSpec]) -> JSONObject {
+        var out: JSONObject = [:]
         let specs = Dictionary(fields.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for (k, v) in object {
             let spec = specs[k]

@@ -9,13 +9,14 @@ package struct DeclarativeLoader {
 
     private struct Pending {
         var schema: EntitySchema
-        var raw: [String: JSON]
+        var raw: JSONObject
         var path: String
         /// The id was written in the document (not derived from a key, whose clashes are reported as such).
         var explicitID: Bool
     }
 
     private var pending: [Pending] = []
+    /// By path; a dictionary while collecting (paths come in no particular key order), an object at the end.
     private var problems: [String: JSON] = [:]
     private var lines: [String] = []
 
@@ -55,7 +56,7 @@ package struct DeclarativeLoader {
         _ document: JSON,
         trustedIPs: [String],
         now: Int64,
-        existing: (String, String) -> [String: JSON]? = { _, _ in nil }
+        existing: (String, String) -> JSONObject? = { _, _ in nil }
     ) -> Result<ConfigContent, GatewayError> {
         var loader = DeclarativeLoader()
         return loader.run(document, trustedIPs: trustedIPs, now: now, existing: existing)
@@ -65,7 +66,7 @@ package struct DeclarativeLoader {
         _ document: JSON,
         trustedIPs: [String],
         now: Int64,
-        existing: (String, String) -> [String: JSON]?
+        existing: (String, String) -> JSONObject?
     ) -> Result<ConfigContent, GatewayError> {
         guard case .object(let doc) = document else {
             return .failure(.declarative("expected an object at the top level",
@@ -124,7 +125,7 @@ package struct DeclarativeLoader {
         let context = ValidationContext(trustedIPs: trustedIPs, now: now) { type, id in
             knownIDs[type]?.contains(id) ?? false
         }
-        var entities: [String: [[String: JSON]]] = [:]
+        var entities: [String: [JSONObject]] = [:]
         for var p in self.pending {
             var unresolved = false
             for fk in p.schema.foreignKeys {
@@ -161,7 +162,7 @@ package struct DeclarativeLoader {
     }
 
     /// An unchanged entity keeps both timestamps; a changed one keeps `created_at`.
-    private func keepTimestamps(_ entity: inout [String: JSON], stored: [String: JSON], input: [String: JSON]) {
+    private func keepTimestamps(_ entity: inout JSONObject, stored: JSONObject, input: JSONObject) {
         if input["created_at"] == nil, let c = stored["created_at"] { entity["created_at"] = c }
         guard input["updated_at"] == nil, let u = stored["updated_at"] else { return }
         var a = entity
@@ -248,7 +249,7 @@ package struct DeclarativeLoader {
     /// there is one, else another unique field (`custom_id`, a CA's digest), else the cache key (a plugin's name
     /// and scope, a credential's subject and CA) — so editing a plugin's config keeps its id. Only entities with
     /// none of these (an unnamed route) fall back to their own content and parent.
-    static func deterministicID(schema: EntitySchema, raw: [String: JSON], parentID: String?) -> String {
+    static func deterministicID(schema: EntitySchema, raw: JSONObject, parentID: String?) -> String {
         if let key = schema.endpointKey, let v = raw[key]?.stringValue {
             return UUIDString.v5("\(schema.name):\(key):\(v)")
         }
@@ -269,7 +270,7 @@ package struct DeclarativeLoader {
 
     private func error() -> GatewayError {
         let message = self.lines.count == 1 ? self.lines[0] : "\(self.lines.count) errors (\(self.lines.joined(separator: "; ")))"
-        return .declarative(message, fields: .object(self.problems))
+        return .declarative(message, fields: .object(JSONObject(self.problems)))
     }
 }
 

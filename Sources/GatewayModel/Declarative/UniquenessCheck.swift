@@ -6,13 +6,13 @@ package enum UniquenessCheck {
     }
 
     /// The values that must be unique for one entity, each as (description, key).
-    package static func uniqueKeys(_ schema: EntitySchema, _ entity: [String: JSON]) -> [[String: JSON]] {
-        var keys: [[String: JSON]] = []
+    package static func uniqueKeys(_ schema: EntitySchema, _ entity: JSONObject) -> [JSONObject] {
+        var keys: [JSONObject] = []
         for field in ([schema.endpointKey].compactMap { $0 } + schema.uniqueFields) {
             if let v = entity[field], !v.isNull { keys.append([field: v]) }
         }
         if !schema.cacheKey.isEmpty {
-            var k: [String: JSON] = [:]
+            var k: JSONObject = [:]
             for f in schema.cacheKey { k[f] = entity[f] ?? .null }
             keys.append(k)
         }
@@ -26,7 +26,7 @@ package enum UniquenessCheck {
     }
 
     /// The unique keys of an entity, in the order of ``uniqueKeys(_:_:)``: cheap to hash for 100k rows.
-    static func flatKeys(_ schema: EntitySchema, _ entity: [String: JSON], fields: [String]) -> [FlatKey] {
+    static func flatKeys(_ schema: EntitySchema, _ entity: JSONObject, fields: [String]) -> [FlatKey] {
         var keys: [FlatKey] = []
         for (slot, field) in fields.enumerated() {
             if let v = entity[field], !v.isNull { keys.append(FlatKey(slot: slot, value: v.stringValue ?? JSONWriter.string(v))) }
@@ -63,16 +63,16 @@ package enum UniquenessCheck {
 
     /// Whether `entity` shares a unique key with another entity among `rows` (same type). Compares values in place:
     /// one pass, no key built per row.
-    package static func conflict(of entity: [String: JSON], _ schema: EntitySchema, among rows: [[String: JSON]])
+    package static func conflict(of entity: JSONObject, _ schema: EntitySchema, among rows: [JSONObject])
         -> Conflict?
     {
         let id = entity["id"]?.stringValue ?? ""
-        var checks: [[String: JSON]] = []
+        var checks: [JSONObject] = []
         for field in [schema.endpointKey].compactMap({ $0 }) + schema.uniqueFields {
             if let v = entity[field], !v.isNull { checks.append([field: v]) }
         }
         if !schema.cacheKey.isEmpty {
-            var k: [String: JSON] = [:]
+            var k: JSONObject = [:]
             for f in schema.cacheKey { k[f] = entity[f] ?? .null }
             checks.append(k)
         }

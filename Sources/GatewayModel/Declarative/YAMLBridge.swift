@@ -59,12 +59,14 @@ package enum YAMLBridge {
             for n in seq { out.append(try self.convert(n, budget: &budget, anchors: &anchors, depth: depth + 1)) }
             return .array(out)
         case .mapping(let map):
-            var out: [String: JSON] = [:]
+            // Collected, then sorted once (a repeated key keeps its last value).
+            var out: [(String, JSON)] = []
+            out.reserveCapacity(map.count)
             for (k, v) in map {
                 guard case .scalar(let ks) = k else { throw Problem(description: "YAML mapping keys must be scalars") }
-                out[ks.string] = try self.convert(v, budget: &budget, anchors: &anchors, depth: depth + 1)
+                out.append((ks.string, try self.convert(v, budget: &budget, anchors: &anchors, depth: depth + 1)))
             }
-            return .object(out)
+            return .object(JSONObject(out))
         case .alias:
             throw Problem(description: "YAML aliases are not supported")
         }

@@ -43,7 +43,7 @@ extension EntitySchema {
 
     /// The fields of a plugin entity once its name is known: `config` becomes the plugin's record (with its
     /// defaults) and `protocols` defaults to what the plugin supports.
-    package static func pluginFields(for entity: [String: JSON]) -> ([FieldSpec], unknownName: String?) {
+    package static func pluginFields(for entity: JSONObject) -> ([FieldSpec], unknownName: String?) {
         var fields = Self.plugins.fields
         guard let name = entity["name"]?.stringValue else { return (fields, nil) }
         guard let schema = PluginSchema.available[name] else { return (fields, name) }

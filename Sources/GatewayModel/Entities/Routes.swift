@@ -120,7 +120,7 @@ enum RouteChecks {
     static let streamAttributes = ["sources", "destinations"]
     static let streamAttributesWithSNIs = ["sources", "destinations", "snis"]
 
-    static let entity: @Sendable ([String: JSON], ValidationContext, inout ValidationErrors) -> Void = { route, _, errors in
+    static let entity: @Sendable (JSONObject, ValidationContext, inout ValidationErrors) -> Void = { route, _, errors in
         // The protocols are the strings listed (as a set): asked about in place, the set built only for messages.
         let listed = route["protocols"]?.arrayValue ?? []
         func allIn(_ family: Set<String>) -> Bool { listed.allSatisfy { $0.stringValue.map(family.contains) ?? true } }

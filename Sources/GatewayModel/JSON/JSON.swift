@@ -1,7 +1,8 @@
 /// A JSON value as the admin API, the declarative loader and the snapshot encoder see it.
 ///
 /// Integers and fractional numbers are kept apart so that Kong's `integer` fields can be checked without
-/// floating-point surprises. Objects are unordered; ``JSONWriter`` sorts keys, which makes its output canonical.
+/// floating-point surprises. Objects keep their members in key order (``JSONObject``), the order ``JSONWriter``
+/// writes them in, which makes its output canonical.
 package enum JSON: Sendable, Hashable {
     case null
     case bool(Bool)
@@ -9,7 +10,7 @@ package enum JSON: Sendable, Hashable {
     case double(Double)
     case string(String)
     case array([JSON])
-    case object([String: JSON])
+    case object(JSONObject)
 
     package var isNull: Bool {
         if case .null = self { return true }
@@ -47,7 +48,7 @@ package enum JSON: Sendable, Hashable {
         return nil
     }
 
-    package var objectValue: [String: JSON]? {
+    package var objectValue: JSONObject? {
         if case .object(let o) = self { return o }
         return nil
     }
@@ -87,7 +88,7 @@ extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Express
     package init(booleanLiteral value: Bool) { self = .bool(value) }
     package init(arrayLiteral elements: JSON...) { self = .array(elements) }
     package init(dictionaryLiteral elements: (String, JSON)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+        self = .object(JSONObject(elements))
     }
     package init(nilLiteral: ()) { self = .null }
     package init(floatLiteral value: Double) { self = .double(value) }

@@ -16,18 +16,13 @@ package struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var i = 0
     /// Members of the objects being parsed, innermost last.
-    private var members: [Member] = []
+    private var members: [(key: String, value: JSON)] = []
     /// ``KnownKeys/byLength``, read once per document.
     private let knownKeys = KnownKeys.byLength
     /// For ``parseRecord(_:fields:)``: the record's fields in canonical key order, and whether the top-level
     /// object's members were exactly those fields, in that order, each conforming.
     private var recordFields: [FieldTable.Column]? = nil
     private var recordConforms = false
-
-    private struct Member {
-        var key: String
-        var value: JSON
-    }
 
     private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -56,10 +51,10 @@ package struct JSONParser {
     /// - Returns: the object, nil when the document is JSON but not an object.
     /// - Throws: ``JSONParseError`` when the bytes are not JSON.
     package static func parseRecord(_ bytes: [UInt8], fields: [FieldTable.Column]?) throws(JSONParseError)
-        -> (object: [String: JSON]?, conforms: Bool)
+        -> (object: JSONObject?, conforms: Bool)
     {
         let result = bytes.withUnsafeBufferPointer { buffer in
-            Result { () throws(JSONParseError) -> ([String: JSON]?, Bool) in
+            Result { () throws(JSONParseError) -> (JSONObject?, Bool) in
                 var p = JSONParser(buffer)
                 p.recordFields = fields
                 p.skipWhitespace()
@@ -119,7 +114,7 @@ package struct JSONParser {
         self.skipWhitespace()
         if self.i < self.bytes.count, self.bytes[self.i] == UInt8(ascii: "}") {
             self.i += 1
-            return .object([:])
+            return .object(JSONObject())
         }
         // Members are collected on a stack shared by every level, then the dictionary is built at its final size:
         // no rehash while it grows.
@@ -137,7 +132,7 @@ package struct JSONParser {
             self.i += 1
             self.skipWhitespace()
             let value = try self.parseValue(depth: depth + 1)
-            self.members.append(Member(key: key, value: value))
+            self.members.append((key, value))
             self.skipWhitespace()
             guard self.i < self.bytes.count else { throw self.error("unexpected end of input") }
             if self.bytes[self.i] == UInt8(ascii: ",") {
@@ -146,12 +141,16 @@ package struct JSONParser {
             }
             if self.bytes[self.i] == UInt8(ascii: "}") {
                 self.i += 1
+                var conforms = false
                 if depth == 0, let fields = self.recordFields {
-                    self.recordConforms = Self.membersConform(self.members[base...], fields)
+                    conforms = self.members.withUnsafeBufferPointer { stack in
+                        Self.membersConform(UnsafeBufferPointer(rebasing: stack[base...]), fields)
+                    }
+                    self.recordConforms = conforms
                 }
-                var result = [String: JSON](minimumCapacity: self.members.count - base)
-                // In document order: a repeated key keeps its last value.
-                for m in base..<self.members.count { result[self.members[m].key] = self.members[m].value }
+                // Moved out of the stack, kept in document order when that is key order (every canonical row; a
+                // conforming record's keys are its fields in canonical order, known to be in order).
+                let result = JSONObject(documentOrder: &self.members, from: base, inKeyOrder: conforms)
                 self.members.removeSubrange(base...)
                 return .object(result)
             }
@@ -160,15 +159,14 @@ package struct JSONParser {
     }
 
     /// Whether `members` are the fields of `columns` (same names, same order) with conforming values.
-    private static func membersConform(_ members: ArraySlice<Member>, _ columns: [FieldTable.Column]) -> Bool {
+    private static func membersConform(_ members: UnsafeBufferPointer<(key: String, value: JSON)>,
+                                       _ columns: [FieldTable.Column]) -> Bool
+    {
         guard members.count == columns.count else { return false }
         return columns.withUnsafeBufferPointer { columns in
-            var m = members.startIndex
             for k in columns.indices {
-                let column = columns[k]
                 // Keys of schema fields are the schemas' own strings (``KnownKeys``): equal at the first compare.
-                guard members[m].key == column.name, column.conforms(members[m].value) else { return false }
-                m += 1
+                guard members[k].key == columns[k].name, columns[k].conforms(members[k].value) else { return false }
             }
             return true
         }

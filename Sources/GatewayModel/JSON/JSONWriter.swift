@@ -53,14 +53,14 @@ package struct JSONWriter {
                 return
             }
             self.out.append(UInt8(ascii: "{"))
-            let keys = o.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            for (i, k) in keys.enumerated() {
+            // Members are kept in key byte order already.
+            for (i, member) in o.enumerated() {
                 if i > 0 { self.out.append(UInt8(ascii: ",")) }
                 self.newline(indent + 1)
-                self.writeString(k)
+                self.writeString(member.key)
                 self.out.append(UInt8(ascii: ":"))
                 if self.pretty { self.out.append(UInt8(ascii: " ")) }
-                self.write(o[k] ?? .null, indent: indent + 1)
+                self.write(member.value, indent: indent + 1)
             }
             self.newline(indent)
             self.out.append(UInt8(ascii: "}"))

@@ -10,7 +10,7 @@ package struct PluginSchema: Sendable {
     package var noConsumer: Bool
     package var config: [FieldSpec]
     /// Cross-field checks on a config whose fields are individually valid.
-    package var check: @Sendable (_ config: [String: JSON], _ context: ValidationContext, _ errors: inout [String: FieldError]) -> Void
+    package var check: @Sendable (_ config: JSONObject, _ context: ValidationContext, _ errors: inout [String: FieldError]) -> Void
 
     /// Every plugin this gateway can run, by name.
     package static let available: [String: PluginSchema] = [

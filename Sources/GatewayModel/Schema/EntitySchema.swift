@@ -49,9 +49,9 @@ package struct EntitySchema: Sendable {
     /// Path segment when nested under a parent (`/consumers/{c}/header-cert-auth`).
     package var nestedAdminPath: String
     /// Turns shorthand input (`url`) into fields and fills computed fields; runs before validation.
-    package var normalize: @Sendable (_ entity: inout [String: JSON], _ errors: inout ValidationErrors) -> Void
+    package var normalize: @Sendable (_ entity: inout JSONObject, _ errors: inout ValidationErrors) -> Void
     /// Cross-field and cross-entity checks; runs after field validation succeeded.
-    package var check: @Sendable (_ entity: [String: JSON], _ context: ValidationContext, _ errors: inout ValidationErrors) -> Void
+    package var check: @Sendable (_ entity: JSONObject, _ context: ValidationContext, _ errors: inout ValidationErrors) -> Void
     /// Shorthand input fields accepted but never stored (`url`).
     package var shorthands: [String]
 
@@ -66,8 +66,8 @@ package struct EntitySchema: Sendable {
         adminPath: String? = nil,
         nestedAdminPath: String? = nil,
         shorthands: [String] = [],
-        normalize: @escaping @Sendable (inout [String: JSON], inout ValidationErrors) -> Void = { _, _ in },
-        check: @escaping @Sendable ([String: JSON], ValidationContext, inout ValidationErrors) -> Void = { _, _, _ in }
+        normalize: @escaping @Sendable (inout JSONObject, inout ValidationErrors) -> Void = { _, _ in },
+        check: @escaping @Sendable (JSONObject, ValidationContext, inout ValidationErrors) -> Void = { _, _, _ in }
     ) {
         self.name = name
         self.singular = singular

@@ -15,14 +15,14 @@ package enum WriteKind: Sendable {
 package enum EntityWriter {
     package static func prepare(
         _ schema: EntitySchema,
-        input: [String: JSON],
-        existing: [String: JSON]?,
+        input: JSONObject,
+        existing: JSONObject?,
         kind: WriteKind,
         coerceStrings: Bool,
         context: ValidationContext
-    ) -> Result<[String: JSON], ValidationErrors> {
+    ) -> Result<JSONObject, ValidationErrors> {
         var errors = ValidationErrors()
-        var entity: [String: JSON]
+        var entity: JSONObject
         if kind == .update, let existing {
             entity = self.merge(existing, input, schema: schema)
         } else {
@@ -74,7 +74,7 @@ package enum EntityWriter {
     }
 
     /// PATCH semantics: input fields replace stored ones, except records, which merge key by key.
-    static func merge(_ base: [String: JSON], _ input: [String: JSON], schema: EntitySchema) -> [String: JSON] {
+    static func merge(_ base: JSONObject, _ input: JSONObject, schema: EntitySchema) -> JSONObject {
         var out = base
         let recordFields: Set<String> = schema.name == EntitySchema.plugins.name
             ? ["config"]
@@ -92,7 +92,7 @@ package enum EntityWriter {
         return out
     }
 
-    private static func deepMerge(_ base: [String: JSON], _ input: [String: JSON]) -> [String: JSON] {
+    private static func deepMerge(_ base: JSONObject, _ input: JSONObject) -> JSONObject {
         var out = base
         for (k, v) in input {
             if case .object(let b)? = base[k], case .object(let i) = v {

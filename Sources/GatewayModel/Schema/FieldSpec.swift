@@ -78,7 +78,7 @@ package struct FieldSpec: Sendable {
 
 enum RecordDefaults {
     /// Adds the defaults of every missing field; nested records are filled recursively.
-    static func fill(_ object: [String: JSON], fields: [FieldSpec]) -> [String: JSON] {
+    static func fill(_ object: JSONObject, fields: [FieldSpec]) -> JSONObject {
         var out = object
         for f in fields {
             if let present = out[f.name] {

@@ -54,7 +54,7 @@ extension SchemaValidator {
     /// Whether ``processRecord(_:fields:coerceStrings:)`` (without string coercion) reports no error and returns
     /// `object` unchanged: every field present (null where it has no value), no other key, every value conforming
     /// (``conforms(_:_:)``). Field names are distinct in every schema, so equal counts mean no unknown key.
-    package static func recordConforms(_ object: [String: JSON], fields: [FieldSpec]) -> Bool {
+    package static func recordConforms(_ object: JSONObject, fields: [FieldSpec]) -> Bool {
         guard object.count == fields.count else { return false }
         // Read in place, not copied out one by one.
         return fields.withUnsafeBufferPointer { specs in

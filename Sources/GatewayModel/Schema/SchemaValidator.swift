@@ -65,7 +65,7 @@ package enum SchemaValidator {
             out = .array(result)
         case .map(let valueSpec):
             guard case .object(let o) = value else { return (value, .message("expected a map")) }
-            var result: [String: JSON] = [:]
+            var result: JSONObject = [:]
             var errors: [String: FieldError] = [:]
             for (k, v) in o {
                 let (nv, e) = self.process(v, valueSpec, coerceStrings: coerceStrings)
@@ -99,11 +99,11 @@ package enum SchemaValidator {
     /// Validates an object against record fields: unknown keys are rejected, each field processed.
     /// Defaults are not applied here; callers fill them first (create) or merge with the stored entity (update).
     package static func processRecord(
-        _ object: [String: JSON],
+        _ object: JSONObject,
         fields: [FieldSpec],
         coerceStrings: Bool
-    ) -> ([String: JSON], [String: FieldError]) {
-        var result: [String: JSON] = [:]
+    ) -> (JSONObject, [String: FieldError]) {
+        var result: JSONObject = [:]
         var errors: [String: FieldError] = [:]
         var known = Set<String>()
         for f in fields {

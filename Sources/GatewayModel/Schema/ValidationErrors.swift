@@ -7,7 +7,7 @@ package indirect enum FieldError: Sendable, Equatable {
     var json: JSON {
         switch self {
         case .message(let m): return .string(m)
-        case .fields(let f): return .object(f.mapValues(\.json))
+        case .fields(let f): return .object(JSONObject(f.mapValues(\.json)))
         case .elements(let e):
             guard let maxIndex = e.keys.max() else { return .array([]) }
             return .array((0...maxIndex).map { e[$0]?.json ?? .null })
@@ -47,7 +47,7 @@ package struct ValidationErrors: Error, Sendable, Equatable {
 
     /// Kong's `fields` object: the nested error map, entity-level errors under `@entity`.
     package var fieldsJSON: JSON {
-        var o = self.fields.mapValues(\.json)
+        var o = JSONObject(self.fields.mapValues(\.json))
         if !self.entity.isEmpty { o["@entity"] = .array(self.entity.map(JSON.string)) }
         return .object(o)
     }

@@ -4,14 +4,14 @@
 /// Its canonical encoding (``canonicalBytes()``) is the snapshot payload; ``ConfigHash`` of its rows is the
 /// snapshot hash, so equal configurations always have equal hashes.
 package struct ConfigContent: Sendable, Equatable {
-    package private(set) var entities: [String: [[String: JSON]]]
+    package private(set) var entities: [String: [JSONObject]]
     /// Gateway-wide trusted sources (CIDRs) from the control plane's `--trusted-ips`.
     package var trustedIPs: [String]
 
     package static let formatVersion = "3.0"
 
-    package init(entities: [String: [[String: JSON]]], trustedIPs: [String] = []) {
-        var sorted: [String: [[String: JSON]]] = [:]
+    package init(entities: [String: [JSONObject]], trustedIPs: [String] = []) {
+        var sorted: [String: [JSONObject]] = [:]
         for schema in EntityRegistry.all {
             let rows = entities[schema.name] ?? []
             let keyed = rows.map { ($0["id"]?.stringValue ?? "", $0) }
@@ -24,19 +24,19 @@ package struct ConfigContent: Sendable, Equatable {
     }
 
     /// Entities already in id order per type (decoded snapshots): nothing is checked or sorted again.
-    package init(sortedEntities: [String: [[String: JSON]]], trustedIPs: [String]) {
+    package init(sortedEntities: [String: [JSONObject]], trustedIPs: [String]) {
         var all = sortedEntities
         for schema in EntityRegistry.all where all[schema.name] == nil { all[schema.name] = [] }
         self.entities = all
         self.trustedIPs = trustedIPs
     }
 
-    package subscript(type: String) -> [[String: JSON]] { self.entities[type] ?? [] }
+    package subscript(type: String) -> [JSONObject] { self.entities[type] ?? [] }
 
     package var counts: [String: Int] { self.entities.mapValues(\.count) }
 
     package var json: JSON {
-        var o: [String: JSON] = ["_format_version": .string(Self.formatVersion)]
+        var o: JSONObject = ["_format_version": .string(Self.formatVersion)]
         if !self.trustedIPs.isEmpty { o["_trusted_ips"] = .array(self.trustedIPs.map(JSON.string)) }
         for (k, v) in self.entities { o[k] = .array(v.map(JSON.object)) }
         return .object(o)
@@ -59,7 +59,7 @@ package struct ConfigContent: Sendable, Equatable {
             throw DecodeError(description: "snapshot payload is not JSON: \(error)")
         }
         guard case .object(let o) = json else { throw DecodeError(description: "snapshot payload is not an object") }
-        var entities: [String: [[String: JSON]]] = [:]
+        var entities: [String: [JSONObject]] = [:]
         for schema in EntityRegistry.all {
             guard let v = o[schema.name] else { continue }
             guard case .array(let rows) = v else { throw DecodeError(description: "\(schema.name) is not an array") }

@@ -4,15 +4,15 @@ package enum ConfigDiff {
     static let ignored: Set<String> = ["created_at", "updated_at"]
 
     package static func diff(from a: ConfigContent, to b: ConfigContent) -> JSON {
-        var added: [String: JSON] = [:]
-        var removed: [String: JSON] = [:]
-        var changed: [String: JSON] = [:]
+        var added: JSONObject = [:]
+        var removed: JSONObject = [:]
+        var changed: JSONObject = [:]
         var total = (added: 0, removed: 0, changed: 0)
         for schema in EntityRegistry.all {
             let left = Dictionary(a[schema.name].map { ($0["id"]?.stringValue ?? "", $0) }, uniquingKeysWith: { x, _ in x })
             let right = Dictionary(b[schema.name].map { ($0["id"]?.stringValue ?? "", $0) }, uniquingKeysWith: { x, _ in x })
-            let label = { (e: [String: JSON]) -> JSON in
-                var o: [String: JSON] = ["id": e["id"] ?? .null]
+            let label = { (e: JSONObject) -> JSON in
+                var o: JSONObject = ["id": e["id"] ?? .null]
                 if let key = schema.endpointKey, let v = e[key], !v.isNull { o[key] = v }
                 if schema.name == "plugins" { o["name"] = e["name"] ?? .null }
                 return .object(o)
@@ -22,7 +22,7 @@ package enum ConfigDiff {
             var chg: [JSON] = []
             for id in left.keys.sorted() {
                 guard let l = left[id], let r = right[id] else { continue }
-                var fields: [String: JSON] = [:]
+                var fields: JSONObject = [:]
                 for k in Set(l.keys).union(r.keys).sorted() where !self.ignored.contains(k) {
                     let lv = l[k] ?? .null
                     let rv = r[k] ?? .null
@@ -41,7 +41,7 @@ package enum ConfigDiff {
             total.removed += rem.count
             total.changed += chg.count
         }
-        var settings: [String: JSON] = [:]
+        var settings: JSONObject = [:]
         if a.trustedIPs != b.trustedIPs {
             settings["trusted_ips"] = ["old": .array(a.trustedIPs.map(JSON.string)), "new": .array(b.trustedIPs.map(JSON.string))]
         }

@@ -92,7 +92,7 @@ package enum ConfigValidator {
             if fresh.isEmpty && !alwaysCheck { continue }
             // New and changed entities found by id (rows are in id order), not by a pass over the type.
             let typeRows = rows[schema.name] ?? []
-            let candidates: [(entity: [String: JSON], isFresh: Bool, fieldsConform: Bool)] = alwaysCheck
+            let candidates: [(entity: JSONObject, isFresh: Bool, fieldsConform: Bool)] = alwaysCheck
                 ? content[schema.name].map { ($0, fresh.contains($0["id"]?.stringValue ?? ""), false) }
                 : fresh.sorted().compactMap { id in
                     RowMerge.index(typeRows, id: id).map { (typeRows[$0].entity, true, typeRows[$0].fieldsConform) }
@@ -135,7 +135,7 @@ package enum ConfigValidator {
     ///   - fieldsConform: the entity's fields are known to conform to its schema's (checked as it was parsed):
     ///     only the entity-level checks and references are left.
     ///   - foreignKeys: the schema's ``EntitySchema/foreignKeys``, when the caller has them already.
-    static func check(_ entity: [String: JSON], _ schema: EntitySchema, unchanged: Bool, fieldsConform: Bool = false,
+    static func check(_ entity: JSONObject, _ schema: EntitySchema, unchanged: Bool, fieldsConform: Bool = false,
                       context: ValidationContext, foreignKeys: [ForeignKey]? = nil,
                       known: @Sendable (String, String) -> Bool) -> String?
     {

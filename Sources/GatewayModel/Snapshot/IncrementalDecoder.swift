@@ -1,14 +1,15 @@
 import Foundation
+import Synchronization
 
 /// One decoded row kept for the next decode: its canonical form and the (validated) entity it encodes.
 package struct StoredRow: Sendable, IdentifiedRow {
     package let row: CanonicalRow
-    package let entity: [String: JSON]
+    package let entity: JSONObject
     /// Whether the entity's fields were found, as it was parsed, to be exactly its schema's fields with conforming
     /// values (``JSONParser/parseRecord(_:fields:)``): validation then skips that check. False says nothing.
     package let fieldsConform: Bool
 
-    package init(row: CanonicalRow, entity: [String: JSON], fieldsConform: Bool = false) {
+    package init(row: CanonicalRow, entity: JSONObject, fieldsConform: Bool = false) {
         self.row = row
         self.entity = entity
         self.fieldsConform = fieldsConform
@@ -37,7 +38,7 @@ package struct DecodedSnapshot: Sendable {
     init(rows: [String: [StoredRow]], trustedIPs: [String], fresh: [String: Set<String>],
          removed: [String: Set<String>], previous: DecodedSnapshot?)
     {
-        var entities: [String: [[String: JSON]]] = [:]
+        var entities: [String: [JSONObject]] = [:]
         var digests: [String: TypeDigest] = [:]
         for (type, list) in rows {
             if let previous, fresh[type] == nil, removed[type] == nil, let same = previous.content.entities[type],
@@ -116,28 +117,36 @@ package enum IncrementalDecoder {
                 }
                 let index = reuse
                 let fields = FieldTable.canonical(key)
-                let decoded = Parallel.map(list.count, makeState: { RowHasher() }) { hasher, i in
+                // A row that does not parse leaves a placeholder and its error here (the first such row in order
+                // wins, whichever core saw it first): rows come back as they are kept, with no result to unwrap.
+                let failure = Mutex<(row: Int, error: JSONParseError)?>(nil)
+                let decoded = Parallel.map(list.count, makeState: { RowHasher() }) { hasher, i -> StoredRow in
                     let slice = list[i]
                     let digest = hasher.digest(slice)
-                    if let same = index[digest] { return (Result<StoredRow, JSONParseError>.success(same), false) }
-                    return (Result { () throws(JSONParseError) in
-                        try Self.parseRow(Array(slice), digest: digest, type: key, fields: fields)
-                    }, true)
-                }
-                var out: [StoredRow] = []
-                out.reserveCapacity(decoded.count)
-                // A whole snapshot parses every row: sized for all of them at once.
-                var parsed = Set<String>(minimumCapacity: index.isEmpty ? decoded.count : 0)
-                for (result, isNew) in decoded {
-                    let row = try result.get()
-                    if isNew { parsed.insert(row.row.id) }
-                    if let last = out.last, !(last.row.id < row.row.id) {
-                        throw JSONParseError(reason: "\(key) rows are not in id order (or an id repeats): "
-                            + row.row.id, offset: 0)
+                    if let same = index[digest] { return same }
+                    do throws(JSONParseError) {
+                        return try Self.parseRow(Array(slice), digest: digest, type: key, fields: fields)
+                    } catch {
+                        failure.withLock { first in
+                            if first.map({ i < $0.row }) ?? true { first = (i, error) }
+                        }
+                        return StoredRow(row: CanonicalRow(id: "", bytes: [], digest: digest), entity: [:])
                     }
-                    out.append(row)
                 }
-                rows[key] = out
+                if let first = failure.withLock({ $0 }) { throw first.error }
+                // In id order, each id once; and which rows this decode parsed (all of them when nothing could be
+                // reused). Read in place.
+                var parsed = Set<String>(minimumCapacity: index.isEmpty ? decoded.count : 0)
+                try decoded.withUnsafeBufferPointer { (out) throws(JSONParseError) in
+                    for i in out.indices {
+                        if i > 0, !(out[i - 1].row.id < out[i].row.id) {
+                            throw JSONParseError(reason: "\(key) rows are not in id order (or an id repeats): "
+                                + out[i].row.id, offset: 0)
+                        }
+                        if index.isEmpty || index[out[i].row.digest] == nil { parsed.insert(out[i].row.id) }
+                    }
+                }
+                rows[key] = decoded
                 fresh[key] = parsed
             }
         } catch {

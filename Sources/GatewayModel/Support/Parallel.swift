@@ -21,20 +21,19 @@ package enum Parallel {
             var state = makeState()
             return (0..<count).map { transform(&state, $0) }
         }
-        var parts = [[T]](repeating: [], count: chunks)
         let per = (count + chunks - 1) / chunks
-        parts.withUnsafeMutableBufferPointer { buffer in
+        // Each chunk initialises its own range of the result in place: no per-chunk arrays joined (and every
+        // element copied) afterwards.
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             let out = UncheckedSendable(buffer)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                guard let base = out.value.baseAddress else { return }
                 var state = makeState()
-                let range = (c * per)..<min(count, (c + 1) * per)
-                var part: [T] = []
-                part.reserveCapacity(range.count)
-                for i in range { part.append(transform(&state, i)) }
-                out.value[c] = part  // each chunk writes its own slot
+                let range = min(count, c * per)..<min(count, (c + 1) * per)
+                for i in range { (base + i).initialize(to: transform(&state, i)) }
             }
+            initialized = count
         }
-        return parts.flatMap { $0 }
     }
 }
 

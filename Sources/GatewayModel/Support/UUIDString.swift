@@ -10,16 +10,20 @@ package enum UUIDString {
     }
 
     private static func isValid(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard u.count == 36 else { return false }
+        guard u.count == 36, u[8] == UInt8(ascii: "-"), u[13] == UInt8(ascii: "-"), u[18] == UInt8(ascii: "-"),
+            u[23] == UInt8(ascii: "-")
+        else { return false }
+        // Every other byte a hex digit: no dash but those four, all in one pass without a branch per byte (every
+        // id of a snapshot comes here).
+        var bad: UInt8 = 0
+        var dashes = 0
         for i in 0..<36 {
             let c = u[i]
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                if c != UInt8(ascii: "-") { return false }
-            } else if !Self.isHex(c) {
-                return false
-            }
+            let dash = c == UInt8(ascii: "-")
+            dashes &+= dash ? 1 : 0
+            bad |= dash || Self.isHex(c) ? 0 : 1
         }
-        return true
+        return bad == 0 && dashes == 4
     }
 
     @inline(__always)

@@ -50,9 +50,9 @@ final class ProxyHarness: Sendable {
 
 /// Builds snapshot content for the pipeline tests: services to the echo upstream, routes by path, plugins.
 struct TestContent {
-    var services: [[String: JSON]] = []
-    var routes: [[String: JSON]] = []
-    var plugins: [[String: JSON]] = []
+    var services: [JSONObject] = []
+    var routes: [JSONObject] = []
+    var plugins: [JSONObject] = []
 
     static func id(_ kind: String, _ name: String) -> String { UUIDString.v5("\(kind):\(name)") }
 
@@ -75,7 +75,7 @@ struct TestContent {
 
     /// A plugin instance `id` named `name`, scoped by the given route/service/consumer names.
     mutating func plugin(_ id: String, _ name: String, route: String? = nil, service: String? = nil,
-                         consumer: String? = nil, config: [String: JSON] = [:], protocols: [String] = ["http", "https"],
+                         consumer: String? = nil, config: JSONObject = [:], protocols: [String] = ["http", "https"],
                          enabled: Bool = true)
     {
         func ref(_ kind: String, _ n: String?) -> JSON { n.map { ["id": .string(Self.id(kind, $0))] } ?? .null }

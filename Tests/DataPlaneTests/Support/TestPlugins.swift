@@ -39,7 +39,7 @@ final class TracePlugin: GatewayPlugin {
     let journal: Journal
     let phases: PluginPhases = [.access, .headerFilter, .log]
 
-    init(config: [String: JSON], journal: Journal) {
+    init(config: JSONObject, journal: Journal) {
         self.label = config["label"]?.stringValue ?? "?"
         self.journal = journal
     }
@@ -85,7 +85,7 @@ final class ExitPlugin: GatewayPlugin {
     let phases: PluginPhases = .access
     let response: PluginResponse
 
-    init(config: [String: JSON]) throws {
+    init(config: JSONObject) throws {
         guard let status = config["status"]?.intValue else { throw PluginConfigError("status is required") }
         self.response = .message(HTTPResponseStatus(statusCode: Int(status)), config["message"]?.stringValue ?? "",
                                  headers: ["X-Exit": "yes"])
@@ -106,7 +106,7 @@ final class SlowPlugin: GatewayPlugin {
 
     struct Failed: Error {}
 
-    init(config: [String: JSON]) {
+    init(config: JSONObject) {
         self.delay = .milliseconds(config["ms"]?.intValue ?? 200)
         self.deny = config["deny"]?.boolValue ?? false
         self.fail = config["fail"]?.boolValue ?? false

@@ -266,8 +266,8 @@ final class ALBScenario: @unchecked Sendable {
     }
 
     /// A header-cert-auth plugin as the scenario configures it: the ALB header, url_encoded, 127.0.0.1 trusted.
-    static func plugin(cas: [String], _ extra: [String: JSON] = [:]) -> JSON {
-        var config: [String: JSON] = [
+    static func plugin(cas: [String], _ extra: JSONObject = [:]) -> JSON {
+        var config: JSONObject = [
             "ca_certificates": .array(cas.map(JSON.string)), "certificate_header_name": .string(self.header),
             "certificate_header_format": "url_encoded", "secure_source": true, "trusted_sources": ["127.0.0.1/32"],
             "revocation_check_mode": "SKIP",
@@ -285,7 +285,7 @@ final class ALBScenario: @unchecked Sendable {
     func declarative() throws -> JSON {
         let both = [Self.rootID, Self.intermediateID]
         func route(_ name: String, _ plugin: JSON? = nil) -> JSON {
-            var r: [String: JSON] = ["name": .string(name), "paths": [.string("/\(name)")]]
+            var r: JSONObject = ["name": .string(name), "paths": [.string("/\(name)")]]
             if let plugin { r["plugins"] = [plugin] }
             return .object(r)
         }

@@ -136,7 +136,7 @@ struct ProxyFixture {
     }
 
     /// Creates a service (fields as the admin API takes them) with one route; waits until the data plane has it.
-    func addService(_ name: String, _ service: [String: JSON], route: [String: JSON]) async throws {
+    func addService(_ name: String, _ service: JSONObject, route: JSONObject) async throws {
         var body = service
         body["name"] = .string(name)
         try await self.cp.admin().expect(201, "POST", "/services", body: JSONWriter.string(.object(body)))

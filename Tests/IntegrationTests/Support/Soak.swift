@@ -54,8 +54,8 @@ struct SeededRandom: RandomNumberGenerator {
 
 extension AdminHTTP {
     /// Every entity of a collection (all pages, 1000 at a time), keyed by `key`.
-    func all(_ path: String, key: String = "name") async throws -> [String: JSON] {
-        var out: [String: JSON] = [:]
+    func all(_ path: String, key: String = "name") async throws -> JSONObject {
+        var out: JSONObject = [:]
         var next: String? = path + (path.contains("?") ? "&" : "?") + "size=1000"
         var pages = 0
         while let page = next {
