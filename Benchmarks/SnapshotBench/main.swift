@@ -66,6 +66,8 @@ func rows(_ content: ConfigContent) -> ConfigRows {
     return ConfigRows(bodies: bodies, trustedIPs: content.trustedIPs)
 }
 
+// As `portcullis data-plane` does at start: freed memory is kept for the next apply.
+MemoryRetention.apply()
 let now = Int64(Date().timeIntervalSince1970)
 let (loaded, loadMS) = try timed { try DeclarativeLoader.load(document(routes: routeCount, consumers: consumerCount),
                                                                trustedIPs: [], now: now).get() }

@@ -38,8 +38,20 @@ package final class ClusterClient: Service, Sendable {
             group.addTask {
                 for await write in writes { await self.persist(write) }
             }
+            let reclaim = Task { await self.reclaimLoop() }
             await self.connectLoop(writer)
+            reclaim.cancel()
             writer.finish()
+        }
+    }
+
+    /// Once a second, frees the configurations swapped out that the event loops have let go of, on NIO's thread
+    /// pool (``ConfigState/releaseRetired()``).
+    private func reclaimLoop() async {
+        let state = self.state
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            _ = try? await NIOThreadPool.singleton.runIfActive { state.releaseRetired() }
         }
     }
 

@@ -126,6 +126,7 @@ struct DataPlaneCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = self.logging.bootstrap(label: "portcullis.data-plane")
+        MemoryRetention.apply()
         guard let proxy = ListenAddress(self.proxyListen), let status = ListenAddress(self.statusListen) else {
             throw ExitCode.validationFailure
         }

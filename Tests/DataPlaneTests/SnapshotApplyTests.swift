@@ -35,6 +35,40 @@ import Testing
         #expect(second.content.canonicalBytes() == Self.content(["a", "b", "c"]).canonicalBytes())
     }
 
+    /// A configuration swapped out is freed by `releaseRetired` (the cluster client's thread-pool task), never by
+    /// whoever drops the last other reference (an event loop's context or a request in flight).
+    @Test func aSwappedOutConfigurationIsFreedOnlyByTheReclaimerOnceUnused() throws {
+        let state = ConfigState()
+        weak var weakFirst: AppliedConfig?
+        var heldByALoop: AppliedConfig?
+        do {
+            let f1 = try Self.frame(Self.content(["a"]))
+            let first = try SnapshotDecoder.decode(version: 1, hash: f1.hash, size: f1.size, compressed: f1.compressed,
+                                                   maxSize: 1 << 20, source: .controlPlane)
+            weakFirst = first
+            heldByALoop = first
+            state.apply(first)
+            let f2 = try Self.frame(Self.content(["a", "b"]))
+            state.apply(try SnapshotDecoder.decode(version: 2, hash: f2.hash, size: f2.size, compressed: f2.compressed,
+                                                   maxSize: 1 << 20, source: .controlPlane, previous: first))
+        }
+        #expect(state.config?.version == 2)
+        #expect(state.retiredCount == 1)
+        // Still in use by a loop: kept.
+        #expect(state.releaseRetired() == 0)
+        #expect(weakFirst != nil)
+        // The loop lets go (its next request sees version 2): the object survives that, and the reclaimer frees it.
+        heldByALoop = nil
+        #expect(weakFirst != nil, "the last reference was not the loop's")
+        #expect(state.releaseRetired() == 1)
+        #expect(weakFirst == nil)
+        #expect(state.retiredCount == 0)
+        // The configuration served is never retired.
+        #expect(state.releaseRetired() == 0)
+        #expect(state.config?.version == 2)
+        _ = heldByALoop
+    }
+
     @Test func rejectsWhatDoesNotCheckOut() throws {
         let f = try Self.frame(Self.content(["a"]))
         let wrongHash = String(repeating: "0", count: 64)
