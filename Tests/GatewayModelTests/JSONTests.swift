@@ -282,6 +282,21 @@ struct JSONObjectTests {
         for (i, k) in Self.keys.enumerated() { #expect(inserted[k] == .int(Int64(i)), "\(k)") }
     }
 
+    /// Keys whose first eight bytes are equal (so the kept head cannot order them): longer keys with a common
+    /// prefix, and short keys that differ only by trailing NUL bytes.
+    @Test func keysWithEqualHeadsAreOrderedAndFoundByTheirBytes() throws {
+        let keys = ["request_buffering", "request_b", "request_", "request", "request_bufferinh", "ab", "ab\u{0}",
+                    "ab\u{0}\u{0}", "a", "https_redirect_status_code", "https_redirect"]
+        var o = JSONObject()
+        for (i, k) in keys.enumerated().reversed() { o[k] = .int(Int64(i)) }
+        #expect(o.keys == keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        for (i, k) in keys.enumerated() { #expect(o[k] == .int(Int64(i)), "\(k.debugDescription)") }
+        for absent in ["request_bufferin", "ab\u{0}\u{0}\u{0}", "request_c", "https_redirect_status_codf", ""] {
+            #expect(o[absent] == nil, "\(absent.debugDescription)")
+        }
+        #expect(try JSONParser.parse(JSONWriter.bytes(.object(o))) == .object(o))
+    }
+
     @Test func anAbsentMemberIsNilAndANullMemberIsNull() {
         var o: JSONObject = ["present": .null, "one": 1]
         #expect(o["present"] == .some(.null))

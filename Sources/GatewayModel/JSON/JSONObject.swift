@@ -6,8 +6,8 @@ import Foundation
 /// Why not a dictionary: a snapshot of 100k routes is 110k objects of about twenty members, built once and read a
 /// few times. A dictionary hashes every key as it is built (a third of a snapshot decode went there); members
 /// that arrive in canonical order (every snapshot row does) are kept as they come, and a lookup is a binary search
-/// over a handful of keys. Equal objects have equal members in the same order, so `==` and hashing compare members
-/// in order.
+/// over a handful of keys, comparing each key's first eight bytes as one integer (kept beside the key) before its
+/// bytes. Equal objects have equal members in the same order, so `==` and hashing compare members in order.
 ///
 /// Keys are compared as bytes (as JSON and Kong do), not by Unicode canonical equivalence as `String ==` does:
 /// two keys that differ only in normalisation are two keys.
@@ -16,7 +16,42 @@ package struct JSONObject: Sendable, Hashable {
 
     private struct Member: Sendable, Hashable {
         var key: String
+        /// ``JSONObject/head(_:)`` of `key`.
+        var head: UInt64
         var value: JSON
+
+        init(key: String, head: UInt64, value: JSON) {
+            self.key = key
+            self.head = head
+            self.value = value
+        }
+
+        init(key: String, value: JSON) {
+            self.init(key: key, head: JSONObject.head(key), value: value)
+        }
+
+        /// Byte order of the keys: by head first, the bytes only when the heads are equal.
+        @inline(__always)
+        static func order(_ a: Member, _ b: Member) -> Int {
+            if a.head != b.head { return a.head < b.head ? -1 : 1 }
+            return JSONObject.compare(a.key, b.key)
+        }
+    }
+
+    /// A key's first eight UTF-8 bytes as a big-endian integer, zero-padded: integers compare as the bytes do, so
+    /// two keys with different heads are ordered by them; equal heads need the bytes (a longer key, or a NUL).
+    package static func head(_ key: String) -> UInt64 {
+        if let h = key.utf8.withContiguousStorageIfAvailable({ Self.head($0) }) { return h }
+        var h: UInt64 = 0
+        for (k, b) in key.utf8.prefix(8).enumerated() { h |= UInt64(b) &<< (56 &- 8 &* UInt64(k)) }
+        return h
+    }
+
+    @inline(__always)
+    static func head(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0
+        for k in 0..<Swift.min(8, bytes.count) { h |= UInt64(bytes[k]) &<< (56 &- 8 &* UInt64(k)) }
+        return h
     }
 
     /// Sorted by key bytes, keys distinct.
@@ -54,14 +89,16 @@ package struct JSONObject: Sendable, Hashable {
     /// already strictly increasing (every canonical row), else sorted, the last of a repeated key kept.
     /// - Parameter inKeyOrder: the caller knows the keys are strictly increasing (a record whose members were
     ///   found to be its schema's fields in canonical order): not checked again.
-    init(documentOrder members: inout [(key: String, value: JSON)], from base: Int, inKeyOrder: Bool = false) {
+    init(documentOrder members: inout [(key: String, head: UInt64, value: JSON)], from base: Int,
+         inKeyOrder: Bool = false)
+    {
         var out: [Member] = []
         out.reserveCapacity(members.count - base)
         members.withUnsafeMutableBufferPointer { stack in
             for m in base..<stack.count {
                 var value = JSON.null
                 swap(&value, &stack[m].value)
-                out.append(Member(key: stack[m].key, value: value))
+                out.append(Member(key: stack[m].key, head: stack[m].head, value: value))
             }
         }
         self.members = out
@@ -72,7 +109,7 @@ package struct JSONObject: Sendable, Hashable {
     private mutating func normalise() {
         var sorted = true
         self.members.withUnsafeBufferPointer { m in
-            for i in m.indices.dropFirst() where !JSONObject.precedes(m[i - 1].key, m[i].key) {
+            for i in m.indices.dropFirst() where Member.order(m[i - 1], m[i]) >= 0 {
                 sorted = false
                 break
             }
@@ -80,13 +117,13 @@ package struct JSONObject: Sendable, Hashable {
         if sorted { return }
         // Stable, so that among equal keys document order remains and the last can be kept.
         let order = self.members.indices.sorted { a, b in
-            let c = JSONObject.compare(self.members[a].key, self.members[b].key)
+            let c = Member.order(self.members[a], self.members[b])
             return c < 0 || (c == 0 && a < b)
         }
         var out: [Member] = []
         out.reserveCapacity(order.count)
         for i in order {
-            if let last = out.last, JSONObject.compare(last.key, self.members[i].key) == 0 {
+            if let last = out.last, Member.order(last, self.members[i]) == 0 {
                 out[out.count - 1] = self.members[i]
             } else {
                 out.append(self.members[i])
@@ -116,37 +153,29 @@ package struct JSONObject: Sendable, Hashable {
         return x.count - y.count
     }
 
-    @inline(__always)
-    static func precedes(_ a: String, _ b: String) -> Bool { Self.compare(a, b) < 0 }
-
     /// Where `key` is, or where it would go.
     private func find(_ key: String) -> (index: Int, found: Bool) {
-        key.utf8.withContiguousStorageIfAvailable { k in
-            self.members.withUnsafeBufferPointer { m in
-                var lo = 0
-                var hi = m.count
-                while lo < hi {
-                    let mid = (lo + hi) / 2
-                    let c = m[mid].key.utf8.withContiguousStorageIfAvailable { Self.compare($0, k) }
-                        ?? Self.compare(m[mid].key, key)
-                    if c == 0 { return (mid, true) }
-                    if c < 0 { lo = mid + 1 } else { hi = mid }
+        let head = Self.head(key)
+        let count = key.utf8.count
+        return self.members.withUnsafeBufferPointer { m in
+            var lo = 0
+            var hi = m.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                let c: Int
+                if m[mid].head != head {
+                    c = m[mid].head < head ? -1 : 1
+                } else if count <= 8, m[mid].key.utf8.count == count {
+                    // The head holds every byte of both keys.
+                    c = 0
+                } else {
+                    c = Self.compare(m[mid].key, key)
                 }
-                return (lo, false)
+                if c == 0 { return (mid, true) }
+                if c < 0 { lo = mid + 1 } else { hi = mid }
             }
-        } ?? self.findSlowly(key)
-    }
-
-    private func findSlowly(_ key: String) -> (index: Int, found: Bool) {
-        var lo = 0
-        var hi = self.members.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            let c = Self.compare(self.members[mid].key, key)
-            if c == 0 { return (mid, true) }
-            if c < 0 { lo = mid + 1 } else { hi = mid }
+            return (lo, false)
         }
-        return (lo, false)
     }
 
     /// The member named `key`; setting nil removes it.

@@ -16,7 +16,7 @@ package struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var i = 0
     /// Members of the objects being parsed, innermost last.
-    private var members: [(key: String, value: JSON)] = []
+    private var members: [(key: String, head: UInt64, value: JSON)] = []
     /// ``KnownKeys/byLength``, read once per document.
     private let knownKeys = KnownKeys.byLength
     /// For ``parseRecord(_:fields:)``: the record's fields in canonical key order, and whether the top-level
@@ -124,7 +124,7 @@ package struct JSONParser {
             guard self.i < self.bytes.count, self.bytes[self.i] == UInt8(ascii: "\"") else {
                 throw self.error("expected a string key")
             }
-            let key = try self.parseKey()
+            let (key, head) = try self.parseKey()
             self.skipWhitespace()
             guard self.i < self.bytes.count, self.bytes[self.i] == UInt8(ascii: ":") else {
                 throw self.error("expected ':'")
@@ -132,7 +132,7 @@ package struct JSONParser {
             self.i += 1
             self.skipWhitespace()
             let value = try self.parseValue(depth: depth + 1)
-            self.members.append((key, value))
+            self.members.append((key, head, value))
             self.skipWhitespace()
             guard self.i < self.bytes.count else { throw self.error("unexpected end of input") }
             if self.bytes[self.i] == UInt8(ascii: ",") {
@@ -159,7 +159,7 @@ package struct JSONParser {
     }
 
     /// Whether `members` are the fields of `columns` (same names, same order) with conforming values.
-    private static func membersConform(_ members: UnsafeBufferPointer<(key: String, value: JSON)>,
+    private static func membersConform(_ members: UnsafeBufferPointer<(key: String, head: UInt64, value: JSON)>,
                                        _ columns: [FieldTable.Column]) -> Bool
     {
         guard members.count == columns.count else { return false }
@@ -172,9 +172,9 @@ package struct JSONParser {
         }
     }
 
-    /// An object key: the shared copy when it is a field name of a schema (no allocation, and lookups by the
-    /// schema's own string compare equal at once), else a new string.
-    private mutating func parseKey() throws(JSONParseError) -> String {
+    /// An object key and its ``JSONObject/head(_:)``: the shared copy when it is a field name of a schema (no
+    /// allocation, and lookups by the schema's own string compare equal at once), else a new string.
+    private mutating func parseKey() throws(JSONParseError) -> (String, UInt64) {
         let start = self.i + 1
         var end = start
         while end < self.bytes.count {
@@ -182,14 +182,16 @@ package struct JSONParser {
             if c == UInt8(ascii: "\"") {
                 if let known = KnownKeys.lookup(self.knownKeys, self.bytes, start..<end) {
                     self.i = end + 1
-                    return known
+                    // The little-endian head KnownKeys compared, turned big-endian.
+                    return (known.name, known.head.byteSwapped)
                 }
                 break
             }
             if c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { break }
             end += 1
         }
-        return try self.parseString()
+        let key = try self.parseString()
+        return (key, JSONObject.head(key))
     }
 
     private mutating func parseArray(depth: Int) throws(JSONParseError) -> JSON {
@@ -405,17 +407,17 @@ enum KnownKeys {
 
     /// The shared name spelled by `bytes[range]`, if any. `table` is ``byLength``.
     @inline(__always)
-    static func lookup(_ table: [[Name]], _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String? {
+    static func lookup(_ table: [[Name]], _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Name? {
         guard range.count < table.count else { return nil }
         let head = Self.head(bytes, range)
         for c in table[range.count] where c.head == head {
-            if range.count <= 8 { return c.name }
+            if range.count <= 8 { return c }
             var same = true
             for k in 8..<range.count where c.bytes[k] != bytes[range.lowerBound + k] {
                 same = false
                 break
             }
-            if same { return c.name }
+            if same { return c }
         }
         return nil
     }
